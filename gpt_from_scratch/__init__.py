@@ -1,0 +1,35 @@
+"""gpt_from_scratch: the GPT-2 architecture, built piece by piece in the notebooks of this series.
+
+The modules follow the notebooks: dummy (01), layernorm (02), feedforward (03), shortcut (04),
+attention (05), block (06), model (07), params (08), generate (09).
+"""
+
+from .attention import MultiHeadAttention
+from .block import TransformerBlock
+from .config import (
+    GPT2_CONFIGS,
+    GPT_CONFIG_124M,
+    GPT_CONFIG_355M,
+    GPT_CONFIG_774M,
+    GPT_CONFIG_1558M,
+    validate_config,
+)
+from .device import get_device, set_seed
+from .display import rounded
+from .dummy import DummyGPTModel, DummyLayerNorm, DummyTransformerBlock
+from .feedforward import GELU, FeedForward
+from .generate import generate_text_simple
+from .layernorm import LayerNorm
+from .model import GPTModel
+from .params import (
+    count_parameters,
+    count_parameters_tied,
+    gpt2_size_table,
+    meta_model,
+    model_size_mb,
+    parameter_breakdown,
+)
+from .shortcut import ExampleDeepNeuralNetwork, layer_gradients
+from .tokenizer import END_OF_TEXT_ID, get_tokenizer, text_to_token_ids, token_ids_to_text
+
+__version__ = "0.1.0"

@@ -1,0 +1,32 @@
+"""Notebook 03: the GELU activation and the position-wise feed-forward network."""
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+class GELU(nn.Module):
+    """GELU with the tanh approximation that GPT-2 was trained with."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3))
+        return 0.5 * x * (1.0 + torch.tanh(inner))
+
+
+class FeedForward(nn.Module):
+    """Expand each token to 4 * emb_dim, apply GELU, project back to emb_dim."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # (batch, seq, emb) -> (batch, seq, 4*emb)
+            GELU(),
+            nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]),  # (batch, seq, 4*emb) -> (batch, seq, emb)
+        )
+
+    def forward(self, x):
+        return self.layers(x)
