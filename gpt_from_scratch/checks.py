@@ -43,3 +43,16 @@ def check_positive_int(value, name):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
+
+
+def check_generate_args(model, idx, max_new_tokens, context_size):
+    """Validate the arguments of generate_text_simple before the first forward pass."""
+    check_non_negative_int(max_new_tokens, "max_new_tokens")
+    check_positive_int(context_size, "context_size")
+    vocab_size = model.tok_emb.num_embeddings if hasattr(model, "tok_emb") else float("inf")
+    check_token_ids(idx, vocab_size, name="idx")
+    if hasattr(model, "pos_emb") and context_size > model.pos_emb.num_embeddings:
+        raise ValueError(
+            f"context_size ({context_size}) is larger than the model's context_length "
+            f"({model.pos_emb.num_embeddings})"
+        )
