@@ -1,0 +1,180 @@
+"""The notebooks' widgets, driven without a browser: set a control, check what the Output widget now holds."""
+
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from gpt_from_scratch import (  # noqa: E402
+    GPT2_CONFIGS,
+    GPT_CONFIG_124M,
+    GPTModel,
+    count_parameters,
+    generate_text_simple,
+    get_tokenizer,
+    meta_model,
+    text_to_token_ids,
+)
+from gpt_from_scratch.widgets import (  # noqa: E402
+    activation_playground,
+    attention_explorer,
+    attention_maps,
+    generation_playground,
+    layernorm_playground,
+    model_size_explorer,
+)
+
+# The real vocabulary (so the real tokenizer works), everything else tiny.
+SMALL = {**GPT_CONFIG_124M, "emb_dim": 16, "n_heads": 4, "n_layers": 2, "context_length": 16}
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(123)
+    return GPTModel(SMALL).eval()
+
+
+def shown(playground):
+    """(the text, the PNG images) that the playground's Output holds; fails on any error output."""
+    texts, images = [], []
+    for out in playground.output.outputs:
+        assert out["output_type"] in ("stream", "display_data"), out
+        if out["output_type"] == "stream":
+            assert out["name"] == "stdout", out
+            texts.append(out["text"])
+        else:
+            images.append(out["data"]["image/png"])
+    text = "".join(texts)
+    assert "Traceback" not in text
+    return text, images
+
+
+def test_attention_explorer_follows_its_controls(model):
+    explorer = attention_explorer(model, get_tokenizer(), text="one two three four")
+    assert set(explorer.controls) == {"text", "layer", "head"}
+    assert explorer.controls["layer"].max == 1 and explorer.controls["head"].max == 3
+    text, [first] = shown(explorer)
+    assert text.startswith("4 tokens · layer 0, head 0")
+
+    explorer.controls["head"].value = 2
+    text, [image] = shown(explorer)
+    assert "layer 0, head 2" in text and image != first
+
+    explorer.controls["layer"].value = 1
+    text, [image2] = shown(explorer)
+    assert "layer 1, head 2" in text and image2 != image
+
+    explorer.controls["text"].value = "Hello, I am a model"
+    text, [_] = shown(explorer)
+    assert text.startswith("6 tokens · layer 1, head 2")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "text is empty"),
+    ("word " * 20, "context_length is 16"),
+])
+def test_attention_explorer_explains_bad_text(model, text, message):
+    explorer = attention_explorer(model)
+    explorer.controls["text"].value = text
+    shown_text, images = shown(explorer)
+    assert message in shown_text and images == []
+    explorer.controls["text"].value = "back to normal"
+    shown_text, [_] = shown(explorer)
+    assert shown_text.startswith("3 tokens")
+
+
+def test_attention_maps_are_each_blocks_weights_on_its_normed_input(model):
+    ids = text_to_token_ids("The cat sat on the mat")
+    model.train()  # attention_maps must switch dropout off, and give the mode back afterwards
+    maps = attention_maps(model, ids)
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        x = model.tok_emb(ids) + model.pos_emb(torch.arange(ids.shape[1]))
+        for block, weights in zip(model.trf_blocks, maps):
+            assert weights.shape == (4, 6, 6)
+            torch.testing.assert_close(weights, block.att.attention_weights(block.norm1(x))[0])
+            torch.testing.assert_close(weights.sum(-1), torch.ones(4, 6))
+            assert torch.all(weights.triu(diagonal=1) == 0)  # no token looks ahead
+            x = block(x)
+
+
+def test_generation_playground(model):
+    pytest.importorskip("gpt_from_scratch.sampling", reason="gpt_from_scratch/sampling.py is not there yet")
+    playground = generation_playground(model, get_tokenizer(), prompt="Hello, I am")
+    playground.set(max_new_tokens=4)
+    text, [bars] = shown(playground)
+    greedy = generate_text_simple(model, text_to_token_ids("Hello, I am"), 4, SMALL["context_length"])
+    assert f"new ids:    {greedy[0, 4:].tolist()}   (greedy (argmax))" in text
+    assert "prompt ids: [15496, 11, 314, 716]" in text
+
+    playground.set(temperature=1.5, top_k=20, seed=1)
+    sampled, [bars2] = shown(playground)
+    assert "sampled, temperature 1.5, seed 1" in sampled and bars2 != bars
+    playground.set(seed=2)
+    playground.set(seed=1)  # the same seed gives the same tokens again
+    assert shown(playground)[0] == sampled
+
+    playground.set(max_new_tokens=0)
+    text, images = shown(playground)
+    assert "new ids:    []" in text and images == []
+
+
+def test_model_size_explorer_presets_and_edits():
+    explorer = model_size_explorer()
+    text, [chart] = shown(explorer)
+    assert "163,009,536" in text and "MB in float32" in text
+
+    explorer.controls["preset"].value = "gpt2-medium (355M)"
+    medium = count_parameters(meta_model(GPT2_CONFIGS["gpt2-medium (355M)"]))
+    text, [chart2] = shown(explorer)
+    assert f"{medium:,}" in text and chart2 != chart
+    assert explorer.controls["emb_dim"].value == 1024
+
+    explorer.controls["n_heads"].value = 7  # 1024 is not divisible by 7
+    text, images = shown(explorer)
+    assert "must be divisible by" in text and images == []
+    assert explorer.controls["preset"].value == "custom"
+
+    explorer.controls["n_heads"].value = 16  # back to exactly gpt2-medium: the dropdown says so
+    assert explorer.controls["preset"].value == "gpt2-medium (355M)"
+    assert f"{medium:,}" in shown(explorer)[0]
+
+
+def test_activation_playground_redraws_for_a_new_range():
+    playground = activation_playground()
+    text, [image] = shown(playground)
+    assert "x from -4.0 to 4.0" in text and "-0.17" in text  # GELU's minimum, near x = -0.75
+    playground.controls["x_range"].value = (0.0, 6.0)
+    text, [image2] = shown(playground)
+    assert "x from 0.0 to 6.0" in text and "smallest value here is 0.0 at x = 0.0" in text
+    assert image2 != image
+
+
+def test_layernorm_playground_normalizes_any_input():
+    playground = layernorm_playground()
+    text, [image] = shown(playground)
+    assert "after LayerNorm: mean       0.0, variance       1.0" in text
+    playground.set(shift=-7.5, scale=0.5)
+    text2, [image2] = shown(playground)
+    assert text2 != text and image2 != image
+    assert "after LayerNorm: mean       0.0, variance       1.0" in text2
+    playground.controls["seed"].value = 7
+    assert shown(playground)[1] != [image2]
+
+
+def test_widgets_store_a_stable_text_in_notebooks(model):
+    for playground in (attention_explorer(model), activation_playground()):
+        bundle = playground._repr_mimebundle_()
+        assert bundle["text/plain"] == f"{playground.title} (interactive: run this notebook in Jupyter to use it)"
+
+
+def test_importing_the_package_does_not_import_ipywidgets():
+    code = "import sys, gpt_from_scratch; print('ipywidgets' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
