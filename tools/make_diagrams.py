@@ -601,9 +601,11 @@ def check(target=IMGS):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare fresh drawings with imgs/ instead of writing")
-    parser.add_argument("names", nargs="*", choices=[[], *DIAGRAMS], metavar="NAME",
-                        help="only these diagrams, e.g. kv_cache.png (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these diagrams, e.g. kv_cache.png (default: all)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(DIAGRAMS))
+    if unknown:
+        parser.error(f"unknown diagram(s) {', '.join(unknown)}; choose from {', '.join(DIAGRAMS)}")
     if args.check:
         differ = check()
         if differ:
