@@ -108,3 +108,26 @@ def test_drift_check_can_fail():
     changed = ast.parse(ast.unparse(forward).replace("unbiased=False", "unbiased=True")).body[0]
     assert normalized(changed) != normalized(forward)
 
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_excluded_cells_say_why(path):
+    """A cell nbval does not compare must explain itself in a comment right after the marker."""
+    for cell in cells(read(path), "code"):
+        lines = cell.source.splitlines()
+        if any("NBVAL_SKIP" in l or "NBVAL_RAISES_EXCEPTION" in l for l in lines):
+            pytest.fail(f"{path.name}: only NBVAL_IGNORE_OUTPUT is allowed, and only with a reason")
+        if lines and lines[0].startswith("# NBVAL_IGNORE_OUTPUT"):
+            reason = lines[0][len("# NBVAL_IGNORE_OUTPUT"):].strip(" -:—")
+            if not reason and len(lines) > 1 and lines[1].lstrip().startswith("#"):
+                reason = lines[1].lstrip("# ")
+            assert len(reason) > 20, f"{path.name}: an NBVAL_IGNORE_OUTPUT cell without a reason:\n{cell.source[:200]}"
+        else:
+            assert "NBVAL_IGNORE_OUTPUT" not in cell.source, f"{path.name}: the marker must be the first line"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_links_to_other_notebooks_resolve(path):
+    markdown = "\n".join(c.source for c in cells(read(path), "markdown"))
+    for target in re.findall(r"\]\(([^)\s#]+\.ipynb)", markdown):
+        assert (NOTEBOOK_DIR / target).is_file(), f"{path.name} links to missing {target}"
