@@ -14,6 +14,7 @@ to every notebook's first import, and only a few notebooks use widgets.
 
 import base64
 import io
+import warnings
 
 import ipywidgets as widgets
 import matplotlib
@@ -41,7 +42,9 @@ def _as_output(item):
     """An Output-widget entry for `item`: a matplotlib Figure becomes a PNG, anything else text."""
     if isinstance(item, Figure):
         buffer = io.BytesIO()
-        item.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+        with warnings.catch_warnings():  # a token in a script the font lacks is drawn as a box, silently
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            item.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
         png = base64.b64encode(buffer.getvalue()).decode("ascii")
         return {"output_type": "display_data", "metadata": {},
                 "data": {"image/png": png, "text/plain": "<Figure>"}}
@@ -221,20 +224,26 @@ def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123)
 
 
 def _plot_steps(step_logits, chosen, tokenizer, k=5):
-    """One small bar chart per step: the model's k likeliest next tokens (softmax of its logits)."""
-    cols = min(len(step_logits), 5)
+    """One small bar chart per step: the model's k likeliest next tokens, plus the one taken if it is not among them."""
+    cols = min(len(step_logits), 4)
     rows = -(-len(step_logits) // cols)
-    fig = Figure(figsize=(3.2 * cols, 2.3 * rows), layout="constrained")
+    fig = Figure(figsize=(3.6 * cols, 0.35 * (k + 2) * rows + 0.4), layout="constrained")
     for s, (logits, pick) in enumerate(zip(step_logits, chosen)):
         probs = torch.softmax(logits.double(), dim=-1)
-        top = torch.topk(probs, k)
+        ids = torch.topk(probs, k).indices.tolist()
+        ids += [] if pick in ids else [pick]
+        values = [probs[i].item() for i in ids]
+        rows_y = list(range(len(ids)))[::-1]  # the likeliest on top
         ax = fig.add_subplot(rows, cols, s + 1)
-        ids = top.indices.tolist()[::-1]
-        ax.barh(range(k), top.values.tolist()[::-1], color=[VERMILLION if i == pick else GREY for i in ids])
-        ax.set_yticks(range(k), [repr(tokenizer.decode([i])) for i in ids], fontsize=8)
-        ax.set_xlim(0, 1)
-        ax.set_title(f"step {s + 1}: chose {tokenizer.decode([pick])!r}", fontsize=9)
-    fig.suptitle("top-5 next-token probabilities (softmax of the logits; red = the token taken)", fontsize=10)
+        ax.barh(rows_y, values, color=[VERMILLION if i == pick else GREY for i in ids])
+        ax.set_yticks(rows_y, [repr(tokenizer.decode([i])) for i in ids], fontsize=9)
+        for y, value in zip(rows_y, values):
+            ax.text(value, y, f" {100 * value:.3g} %", va="center", fontsize=8)
+        ax.set_xlim(0, max(values) * 1.6)
+        ax.set_xticks([])
+        ax.set_title(f"step {s + 1}: {tokenizer.decode([pick])!r}", fontsize=10)
+    fig.suptitle("the model's top-5 next-token probabilities at each step (softmax of its logits); "
+                 "red: the token taken", fontsize=10)
     return fig
 
 

@@ -29,6 +29,8 @@ from gpt_from_scratch.widgets import (  # noqa: E402
     model_size_explorer,
 )
 
+pytestmark = pytest.mark.filterwarnings("error")  # a warning would show up as stderr in a notebook
+
 # The real vocabulary (so the real tokenizer works), everything else tiny.
 SMALL = {**GPT_CONFIG_124M, "emb_dim": 16, "n_heads": 4, "n_layers": 2, "context_length": 16}
 
@@ -72,6 +74,9 @@ def test_attention_explorer_follows_its_controls(model):
     explorer.controls["text"].value = "Hello, I am a model"
     text, [_] = shown(explorer)
     assert text.startswith("6 tokens · layer 1, head 2")
+
+    explorer.controls["text"].value = "猫 means cat"  # a glyph the plot font lacks: drawn as a box, no warning
+    assert shown(explorer)[1]
 
 
 @pytest.mark.parametrize("text,message", [
