@@ -33,3 +33,7 @@ from .shortcut import ExampleDeepNeuralNetwork, layer_gradients
 from .tokenizer import END_OF_TEXT_ID, get_tokenizer, text_to_token_ids, token_ids_to_text
 
 __version__ = "0.1.0"
+
+# Sampling and the KV cache (notebooks 10 and 11)
+from .kv_cache import KVCache, forward_with_cache
+from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
