@@ -187,7 +187,7 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
 
 def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123):
     """Generate from a prompt with a chosen temperature and top-k; see each step's five likeliest tokens."""
-    from .sampling import generate  # notebook 10's sampler
+    from .sampling import generate, next_token_probs  # notebook 10's sampler
 
     tokenizer = tokenizer or get_tokenizer()
     context = model.pos_emb.num_embeddings
@@ -195,24 +195,29 @@ def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123)
     def draw(prompt, max_new_tokens, temperature, top_k, seed):
         ids = text_to_token_ids(prompt, tokenizer)
         device = _model_device(model)
-        generator = None
-        if temperature > 0:
-            generator = torch.Generator(device=device).manual_seed(seed)
+        top_k = top_k or None
+        # A CPU generator: `generate` draws on it even for a GPU model, so a seed gives the same tokens anywhere.
+        generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
         was_training = model.training
         model.eval()
         try:
-            out = generate(model, ids.to(device), max_new_tokens, temperature=temperature,
-                           top_k=top_k or None, generator=generator).cpu()
-            with torch.no_grad():  # what the model predicted at each step, from the same context window
-                steps = [model(out[:, :ids.shape[1] + s][:, -context:].to(device))[0, -1].cpu()
+            out = generate(model, ids.to(device), max_new_tokens, temperature=temperature, top_k=top_k,
+                           generator=generator).cpu()
+            with torch.no_grad():  # the logits of each step, recomputed from the same context window
+                steps = [model(out[:, :ids.shape[1] + s][:, -context:].to(device))[0, -1].cpu().double()
                          for s in range(out.shape[1] - ids.shape[1])]
         finally:
             model.train(was_training)
+        if temperature > 0:
+            probs = [next_token_probs(logits, temperature, top_k) for logits in steps]
+            mode = f"sampled with temperature {temperature:g}, top-k {top_k or 'off'}, seed {seed}"
+        else:
+            probs = [torch.softmax(logits, dim=-1) for logits in steps]
+            mode = "greedy: the most likely token each time"
         new = out[0, ids.shape[1]:].tolist()
-        mode = "greedy (argmax)" if temperature == 0 else f"sampled, temperature {temperature}, seed {seed}"
         texts = [f"prompt ids: {ids[0].tolist()}", f"new ids:    {new}   ({mode})",
                  f"text: {tokenizer.decode(out[0].tolist())}"]
-        return texts + ([_plot_steps(steps, new, tokenizer)] if steps else [])
+        return texts + ([_plot_steps(probs, new, tokenizer, mode)] if steps else [])
 
     return Playground("Generation playground", {
         "prompt": widgets.Text(value=prompt, description="prompt", continuous_update=False),
@@ -223,13 +228,12 @@ def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123)
     }, draw)
 
 
-def _plot_steps(step_logits, chosen, tokenizer, k=5):
-    """One small bar chart per step: the model's k likeliest next tokens, plus the one taken if it is not among them."""
-    cols = min(len(step_logits), 4)
-    rows = -(-len(step_logits) // cols)
-    fig = Figure(figsize=(3.6 * cols, 0.35 * (k + 2) * rows + 0.4), layout="constrained")
-    for s, (logits, pick) in enumerate(zip(step_logits, chosen)):
-        probs = torch.softmax(logits.double(), dim=-1)
+def _plot_steps(step_probs, chosen, tokenizer, mode, k=5):
+    """One small bar chart per step: the k likeliest next tokens, plus the one taken if it is not among them."""
+    cols = min(len(step_probs), 4)
+    rows = -(-len(step_probs) // cols)
+    fig = Figure(figsize=(3.6 * cols, 0.35 * (k + 2) * rows + 0.5), layout="constrained")
+    for s, (probs, pick) in enumerate(zip(step_probs, chosen)):
         ids = torch.topk(probs, k).indices.tolist()
         ids += [] if pick in ids else [pick]
         values = [probs[i].item() for i in ids]
@@ -242,8 +246,7 @@ def _plot_steps(step_logits, chosen, tokenizer, k=5):
         ax.set_xlim(0, max(values) * 1.6)
         ax.set_xticks([])
         ax.set_title(f"step {s + 1}: {tokenizer.decode([pick])!r}", fontsize=10)
-    fig.suptitle("the model's top-5 next-token probabilities at each step (softmax of its logits); "
-                 "red: the token taken", fontsize=10)
+    fig.suptitle(f"top-{k} next-token probabilities at each step ({mode}); red: the token taken", fontsize=10)
     return fig
 
 

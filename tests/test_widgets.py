@@ -19,7 +19,9 @@ from gpt_from_scratch import (  # noqa: E402
     get_tokenizer,
     meta_model,
     text_to_token_ids,
+    token_ids_to_text,
 )
+from gpt_from_scratch.sampling import generate  # noqa: E402
 from gpt_from_scratch.widgets import (  # noqa: E402
     activation_playground,
     attention_explorer,
@@ -110,24 +112,37 @@ def test_attention_maps_are_each_blocks_weights_on_its_normed_input(model):
 
 
 def test_generation_playground(model):
-    pytest.importorskip("gpt_from_scratch.sampling", reason="gpt_from_scratch/sampling.py is not there yet")
     playground = generation_playground(model, get_tokenizer(), prompt="Hello, I am")
+    assert set(playground.controls) == {"prompt", "max_new_tokens", "temperature", "top_k", "seed"}
     playground.set(max_new_tokens=4)
     text, [bars] = shown(playground)
     greedy = generate_text_simple(model, text_to_token_ids("Hello, I am"), 4, SMALL["context_length"])
-    assert f"new ids:    {greedy[0, 4:].tolist()}   (greedy (argmax))" in text
     assert "prompt ids: [15496, 11, 314, 716]" in text
+    assert f"new ids:    {greedy[0, 4:].tolist()}   (greedy" in text
+    assert f"text: {token_ids_to_text(greedy)}" in text
 
     playground.set(temperature=1.5, top_k=20, seed=1)
     sampled, [bars2] = shown(playground)
-    assert "sampled, temperature 1.5, seed 1" in sampled and bars2 != bars
+    expected = generate(model, text_to_token_ids("Hello, I am"), 4, temperature=1.5, top_k=20,
+                        generator=torch.Generator().manual_seed(1))
+    assert f"new ids:    {expected[0, 4:].tolist()}   (sampled with temperature 1.5, top-k 20, seed 1)" in sampled
+    assert bars2 != bars
     playground.set(seed=2)
+    assert shown(playground)[0] != sampled
     playground.set(seed=1)  # the same seed gives the same tokens again
     assert shown(playground)[0] == sampled
+
+    playground.set(max_new_tokens=12)  # prompt + new tokens > context_length 16: the window slides
+    text, [_] = shown(playground)
+    assert len(text.split("new ids:")[1].split("]")[0].split(",")) == 12
 
     playground.set(max_new_tokens=0)
     text, images = shown(playground)
     assert "new ids:    []" in text and images == []
+
+    playground.set(prompt="")
+    text, images = shown(playground)
+    assert "text is empty" in text and images == []
 
 
 def test_model_size_explorer_presets_and_edits():
