@@ -37,3 +37,4 @@ __version__ = "0.1.0"
 # Sampling and the KV cache (notebooks 10 and 11)
 from .kv_cache import KVCache, forward_with_cache
 from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
+from .pretrained import load_gpt2

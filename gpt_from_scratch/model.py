@@ -31,3 +31,13 @@ class GPTModel(nn.Module):
         x = self.trf_blocks(x)                      # (batch, seq, emb_dim)
         x = self.final_norm(x)
         return self.out_head(x)                     # (batch, seq, vocab_size)
+
+    @classmethod
+    def from_pretrained(cls, path, device=None):
+        """GPT-2 weights from a Hugging Face-format checkpoint directory (config.json + model.safetensors).
+
+        Returns a model in eval mode on `device` (default CPU); see gpt_from_scratch.pretrained.
+        """
+        from .pretrained import load_gpt2  # imported here: pretrained.py builds GPTModel itself
+
+        return load_gpt2(path, device=device)

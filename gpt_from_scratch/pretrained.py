@@ -1,0 +1,205 @@
+"""Notebook 12: loading OpenAI's GPT-2 weights from a Hugging Face-format checkpoint directory.
+
+A checkpoint directory, as published for gpt2, gpt2-medium, gpt2-large and gpt2-xl, holds
+`config.json` and `model.safetensors` (or shards listed in `model.safetensors.index.json`).
+It is read with the `safetensors` package only: no pickle, so loading runs no code from the file.
+
+How the published tensors map onto GPTModel (keys may carry a `transformer.` prefix or not):
+
+| checkpoint                       | GPTModel                                   | note                        |
+| -------------------------------- | ------------------------------------------ | --------------------------- |
+| wte.weight, wpe.weight           | tok_emb.weight, pos_emb.weight             |                             |
+| h.N.ln_1 / ln_2 .weight / .bias  | trf_blocks.N.norm1 / norm2 .scale / .shift |                             |
+| h.N.attn.c_attn.weight / .bias   | att.W_query, att.W_key, att.W_value        | [in, 3*out]: split, transpose |
+| h.N.attn.c_proj                  | att.out_proj                               | Conv1D [in, out]: transpose |
+| h.N.mlp.c_fc, h.N.mlp.c_proj     | ff.layers[0], ff.layers[2]                 | Conv1D [in, out]: transpose |
+| ln_f.weight / .bias              | final_norm.scale / .shift                  |                             |
+| lm_head.weight (often absent)    | out_head.weight                            | absent: a copy of wte       |
+
+`h.N.attn.bias` and `h.N.attn.masked_bias` are buffers of the original code (its causal mask), not
+weights; they are ignored. GPT-2 uses biases in the query/key/value projections, so the config has
+qkv_bias=True; drop_rate is 0.0 because the loaded model is meant for inference.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .device import get_device
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
+
+
+def _load_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+
+
+def _int_field(hf_config, key, path):
+    if key not in hf_config:
+        raise ValueError(f"{path} lacks '{key}'")
+    value = hf_config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{path}: '{key}' must be a positive int, got {value!r}")
+    return value
+
+
+def config_from_hf(hf_config, path=CONFIG_FILE):
+    """Our cfg dict from a GPT-2 config.json dict; a ValueError for settings GPTModel does not implement."""
+    if not isinstance(hf_config, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(hf_config).__name__}")
+    model_type = hf_config.get("model_type", "gpt2")
+    if model_type != "gpt2":
+        raise ValueError(f"{path}: model_type is {model_type!r}, only 'gpt2' checkpoints can be loaded")
+    cfg = {
+        "vocab_size": _int_field(hf_config, "vocab_size", path),
+        "context_length": _int_field(hf_config, "n_positions", path),
+        "emb_dim": _int_field(hf_config, "n_embd", path),
+        "n_heads": _int_field(hf_config, "n_head", path),
+        "n_layers": _int_field(hf_config, "n_layer", path),
+        "drop_rate": 0.0,   # inference: no dropout
+        "qkv_bias": True,   # GPT-2's c_attn has a bias
+    }
+    activation = hf_config.get("activation_function", "gelu_new")
+    if activation != "gelu_new":
+        raise ValueError(
+            f"{path}: activation_function is {activation!r}, but GPTModel's GELU is the tanh approximation "
+            "'gelu_new'"
+        )
+    eps = hf_config.get("layer_norm_epsilon", 1e-5)
+    if eps != 1e-5:
+        raise ValueError(f"{path}: layer_norm_epsilon is {eps!r}, but GPTModel's LayerNorm uses 1e-5")
+    n_inner = hf_config.get("n_inner")
+    if n_inner is not None and n_inner != 4 * cfg["emb_dim"]:
+        raise ValueError(f"{path}: n_inner is {n_inner}, but GPTModel's feed-forward width is 4 * n_embd")
+    for key, expected in (("scale_attn_weights", True), ("scale_attn_by_inverse_layer_idx", False),
+                          ("add_cross_attention", False)):
+        if hf_config.get(key, expected) != expected:
+            raise ValueError(f"{path}: {key}={hf_config[key]!r} is not supported (GPTModel assumes {expected})")
+    if cfg["emb_dim"] % cfg["n_heads"] != 0:
+        raise ValueError(f"{path}: n_embd ({cfg['emb_dim']}) is not divisible by n_head ({cfg['n_heads']})")
+    return cfg
+
+
+def _check_directory(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a checkpoint directory, got {type(path).__name__}")
+    directory = Path(path)
+    if not directory.exists():
+        raise FileNotFoundError(f"checkpoint directory {directory} does not exist")
+    if not directory.is_dir():
+        raise ValueError(f"{directory} is a file; give the checkpoint directory holding {CONFIG_FILE} and {WEIGHTS_FILE}")
+    if not (directory / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"{directory} has no {CONFIG_FILE}")
+    return directory
+
+
+def _weight_files(directory):
+    single = directory / WEIGHTS_FILE
+    if single.is_file():
+        return [single]
+    index = directory / INDEX_FILE
+    if index.is_file():
+        weight_map = _load_json(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ValueError(f"{index} has no 'weight_map'")
+        files = [directory / name for name in sorted(set(weight_map.values()))]
+        for f in files:
+            if not f.is_file():
+                raise FileNotFoundError(f"shard {f.name} listed in {index.name} is missing from {directory}")
+        return files
+    hint = ""
+    if (directory / "pytorch_model.bin").exists():
+        hint = " (pytorch_model.bin is a pickle file and is not read; download model.safetensors instead)"
+    raise FileNotFoundError(f"{directory} has no {WEIGHTS_FILE}{hint}")
+
+
+def read_safetensors(directory, device="cpu"):
+    """All tensors of the checkpoint in `directory`, keys without the 'transformer.' prefix."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    tensors = {}
+    for file in _weight_files(Path(directory)):
+        try:
+            loaded = load_file(file, device=str(device))
+        except SafetensorError as err:
+            raise ValueError(f"{file} is not a readable safetensors file: {err}") from err
+        for key, value in loaded.items():
+            tensors[key.removeprefix("transformer.")] = value
+    return tensors
+
+
+def _take(tensors, key, shape):
+    if key not in tensors:
+        raise ValueError(f"the checkpoint lacks tensor '{key}' (expected shape {list(shape)})")
+    value = tensors.pop(key)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
+    return value.to(torch.float32)
+
+
+def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
+    """GPTModel's state dict (float32, causal masks included) from GPT-2 checkpoint tensors."""
+    tensors = {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}
+    d, n_vocab, n_ctx = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
+    wte = _take(tensors, "wte.weight", (n_vocab, d))
+    sd = {"tok_emb.weight": wte, "pos_emb.weight": _take(tensors, "wpe.weight", (n_ctx, d))}
+    device = wte.device
+    for i in range(cfg["n_layers"]):
+        src, dst = f"h.{i}.", f"trf_blocks.{i}."
+        for ln, norm in (("ln_1", "norm1"), ("ln_2", "norm2")):
+            sd[f"{dst}{norm}.scale"] = _take(tensors, f"{src}{ln}.weight", (d,))
+            sd[f"{dst}{norm}.shift"] = _take(tensors, f"{src}{ln}.bias", (d,))
+        # Conv1D stores [in, out]; nn.Linear wants [out, in]. c_attn holds query | key | value side by side.
+        qkv_w = _take(tensors, f"{src}attn.c_attn.weight", (d, 3 * d))
+        qkv_b = _take(tensors, f"{src}attn.c_attn.bias", (3 * d,))
+        for name, w, b in zip(("W_query", "W_key", "W_value"), qkv_w.split(d, dim=1), qkv_b.split(d)):
+            sd[f"{dst}att.{name}.weight"] = w.t().contiguous()
+            sd[f"{dst}att.{name}.bias"] = b.clone()
+        sd[f"{dst}att.out_proj.weight"] = _take(tensors, f"{src}attn.c_proj.weight", (d, d)).t().contiguous()
+        sd[f"{dst}att.out_proj.bias"] = _take(tensors, f"{src}attn.c_proj.bias", (d,))
+        sd[f"{dst}att.mask"] = torch.triu(torch.ones(n_ctx, n_ctx, dtype=torch.bool, device=device), diagonal=1)
+        sd[f"{dst}ff.layers.0.weight"] = _take(tensors, f"{src}mlp.c_fc.weight", (d, 4 * d)).t().contiguous()
+        sd[f"{dst}ff.layers.0.bias"] = _take(tensors, f"{src}mlp.c_fc.bias", (4 * d,))
+        sd[f"{dst}ff.layers.2.weight"] = _take(tensors, f"{src}mlp.c_proj.weight", (4 * d, d)).t().contiguous()
+        sd[f"{dst}ff.layers.2.bias"] = _take(tensors, f"{src}mlp.c_proj.bias", (d,))
+    sd["final_norm.scale"] = _take(tensors, "ln_f.weight", (d,))
+    sd["final_norm.shift"] = _take(tensors, "ln_f.bias", (d,))
+    if "lm_head.weight" in tensors:
+        sd["out_head.weight"] = _take(tensors, "lm_head.weight", (n_vocab, d))
+    elif tie_word_embeddings:
+        sd["out_head.weight"] = wte.clone()  # GPT-2 ties the head to the token embedding; ours is a copy
+    else:
+        raise ValueError("the checkpoint lacks tensor 'lm_head.weight' and its config unties it from wte")
+    if tensors:
+        raise ValueError(f"the checkpoint holds tensors GPTModel has no place for: {', '.join(sorted(tensors))}")
+    return sd
+
+
+def load_gpt2(path, device=None):
+    """A GPTModel (eval mode) with the weights of the GPT-2 checkpoint directory `path`, on `device` (default CPU).
+
+    The model is built on the meta device (no memory, no random initialization) and the converted
+    tensors are assigned to it, so loading costs about one read of the file plus the transposes.
+    """
+    from .model import GPTModel  # here, not at the top: model.py imports this module lazily too
+
+    directory = _check_directory(path)
+    device = torch.device("cpu") if device is None else get_device(device)
+    hf_config = _load_json(directory / CONFIG_FILE)
+    cfg = config_from_hf(hf_config, directory / CONFIG_FILE)
+    tensors = read_safetensors(directory, device)
+    state_dict = convert_gpt2_state_dict(tensors, cfg, hf_config.get("tie_word_embeddings", True))
+    with torch.device("meta"):
+        model = GPTModel(cfg)
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    return model.eval()
