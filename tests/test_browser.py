@@ -10,9 +10,11 @@ widget shows an error. Screenshots land in tests/_artifacts/ (git-ignored):
     browser-<target>-3-after.png    after the slider moved
 
 Needs /usr/bin/chromium (apt-get install -y chromium) and the playwright package (requirements-dev.txt);
-it is skipped, saying which is missing, without them. `playwright install` is never needed.
+it is skipped, saying which is missing, without them (it fails instead when REQUIRE_BROWSER_TEST=1).
+`playwright install` is never needed.
 """
 
+import os
 import re
 import shutil
 import time
@@ -25,6 +27,8 @@ import pytest
 from browser_utils import CHROMIUM, CHROMIUM_ARGS, JupyterLab, missing_requirements
 
 _missing = missing_requirements()
+if _missing and os.environ.get("REQUIRE_BROWSER_TEST") == "1":  # CI sets it: there, a skip would hide a gap
+    pytest.fail(f"REQUIRE_BROWSER_TEST=1 but {_missing}", pytrace=False)
 if _missing:
     pytest.skip(f"browser test skipped: {_missing}", allow_module_level=True)
 
