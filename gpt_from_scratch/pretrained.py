@@ -19,6 +19,15 @@ How the published tensors map onto GPTModel (keys may carry a `transformer.` pre
 `h.N.attn.bias` and `h.N.attn.masked_bias` are buffers of the original code (its causal mask), not
 weights; they are ignored. GPT-2 uses biases in the query/key/value projections, so the config has
 qkv_bias=True; drop_rate is 0.0 because the loaded model is meant for inference.
+
+Memory layout: the nn.Linear weights of a loaded model have the shape nn.Linear expects,
+[out, in], but are stored like the checkpoint's Conv1D weights, [in, out] row by row: each weight
+is the transposed *view* of a contiguous [in, out] tensor (`weight.t().is_contiguous()` is True).
+The values are the same; only the order in memory differs. This saves a transposed copy of every
+weight when loading, and it is the layout the CPU matrix-vector kernels read fastest when one
+token at a time is generated (see benchmarks/README.md). The output head gets the same layout.
+A few tools want contiguous tensors (e.g. safetensors.torch.save_file): pass them
+`{k: v.contiguous() for k, v in model.state_dict().items()}`.
 """
 
 import json
@@ -147,6 +156,11 @@ def _take(tensors, key, shape):
     return value.to(torch.float32)
 
 
+def _as_linear_weight(in_out):
+    """An nn.Linear weight [out, in] from a Conv1D-style [in, out] tensor, kept in [in, out] memory order."""
+    return in_out.contiguous().t()
+
+
 def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
     """GPTModel's state dict (float32, causal masks included) from GPT-2 checkpoint tensors."""
     tensors = {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}
@@ -163,21 +177,22 @@ def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
         qkv_w = _take(tensors, f"{src}attn.c_attn.weight", (d, 3 * d))
         qkv_b = _take(tensors, f"{src}attn.c_attn.bias", (3 * d,))
         for name, w, b in zip(("W_query", "W_key", "W_value"), qkv_w.split(d, dim=1), qkv_b.split(d)):
-            sd[f"{dst}att.{name}.weight"] = w.t().contiguous()
+            sd[f"{dst}att.{name}.weight"] = _as_linear_weight(w)
             sd[f"{dst}att.{name}.bias"] = b.clone()
-        sd[f"{dst}att.out_proj.weight"] = _take(tensors, f"{src}attn.c_proj.weight", (d, d)).t().contiguous()
+        sd[f"{dst}att.out_proj.weight"] = _as_linear_weight(_take(tensors, f"{src}attn.c_proj.weight", (d, d)))
         sd[f"{dst}att.out_proj.bias"] = _take(tensors, f"{src}attn.c_proj.bias", (d,))
         sd[f"{dst}att.mask"] = torch.triu(torch.ones(n_ctx, n_ctx, dtype=torch.bool, device=device), diagonal=1)
-        sd[f"{dst}ff.layers.0.weight"] = _take(tensors, f"{src}mlp.c_fc.weight", (d, 4 * d)).t().contiguous()
+        sd[f"{dst}ff.layers.0.weight"] = _as_linear_weight(_take(tensors, f"{src}mlp.c_fc.weight", (d, 4 * d)))
         sd[f"{dst}ff.layers.0.bias"] = _take(tensors, f"{src}mlp.c_fc.bias", (4 * d,))
-        sd[f"{dst}ff.layers.2.weight"] = _take(tensors, f"{src}mlp.c_proj.weight", (4 * d, d)).t().contiguous()
+        sd[f"{dst}ff.layers.2.weight"] = _as_linear_weight(_take(tensors, f"{src}mlp.c_proj.weight", (4 * d, d)))
         sd[f"{dst}ff.layers.2.bias"] = _take(tensors, f"{src}mlp.c_proj.bias", (d,))
     sd["final_norm.scale"] = _take(tensors, "ln_f.weight", (d,))
     sd["final_norm.shift"] = _take(tensors, "ln_f.bias", (d,))
     if "lm_head.weight" in tensors:
-        sd["out_head.weight"] = _take(tensors, "lm_head.weight", (n_vocab, d))
+        sd["out_head.weight"] = _as_linear_weight(_take(tensors, "lm_head.weight", (n_vocab, d)).t())
     elif tie_word_embeddings:
-        sd["out_head.weight"] = wte.clone()  # GPT-2 ties the head to the token embedding; ours is a copy
+        # GPT-2 ties the head to the token embedding; ours is a copy, in [emb_dim, vocab] memory order.
+        sd["out_head.weight"] = _as_linear_weight(wte.t())
     else:
         raise ValueError("the checkpoint lacks tensor 'lm_head.weight' and its config unties it from wte")
     if tensors:
@@ -189,7 +204,8 @@ def load_gpt2(path, device=None):
     """A GPTModel (eval mode) with the weights of the GPT-2 checkpoint directory `path`, on `device` (default CPU).
 
     The model is built on the meta device (no memory, no random initialization) and the converted
-    tensors are assigned to it, so loading costs about one read of the file plus the transposes.
+    tensors are assigned to it (no copy of the Conv1D weights, see the module docstring), so loading
+    costs about one read of the file plus a copy of the token embedding for the output head.
     """
     from .model import GPTModel  # here, not at the top: model.py imports this module lazily too
 
