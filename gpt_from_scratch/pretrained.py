@@ -23,9 +23,9 @@ qkv_bias=True; drop_rate is 0.0 because the loaded model is meant for inference.
 Memory layout: the nn.Linear weights of a loaded model have the shape nn.Linear expects,
 [out, in], but are stored like the checkpoint's Conv1D weights, [in, out] row by row: each weight
 is the transposed *view* of a contiguous [in, out] tensor (`weight.t().is_contiguous()` is True).
-The values are the same; only the order in memory differs. This saves a transposed copy of every
-weight when loading, and it is the layout the CPU matrix-vector kernels read fastest when one
-token at a time is generated (see benchmarks/README.md). The output head gets the same layout.
+The values are the same; only the order in memory differs. It is the layout the CPU matrix-vector
+kernels read fastest when one token at a time is generated (see benchmarks/README.md).
+Every tensor is copied out of the memory-mapped file, so the model does not change if the file does. The output head gets the same layout.
 A few tools want contiguous tensors (e.g. safetensors.torch.save_file): pass them
 `{k: v.contiguous() for k, v in model.state_dict().items()}`.
 """
@@ -153,12 +153,21 @@ def _take(tensors, key, shape):
     value = tensors.pop(key)
     if tuple(value.shape) != tuple(shape):
         raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
-    return value.to(torch.float32)
+    return value
+
+
+def _owned(t):
+    """A float32, contiguous copy of `t` that owns its memory.
+
+    safetensors maps the file into memory; a tensor it returns can change if the file is later
+    overwritten in place. Every weight of the model is therefore copied exactly once.
+    """
+    return t.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
 
 
 def _as_linear_weight(in_out):
     """An nn.Linear weight [out, in] from a Conv1D-style [in, out] tensor, kept in [in, out] memory order."""
-    return in_out.contiguous().t()
+    return _owned(in_out).t()
 
 
 def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
@@ -166,28 +175,28 @@ def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
     tensors = {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}
     d, n_vocab, n_ctx = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
     wte = _take(tensors, "wte.weight", (n_vocab, d))
-    sd = {"tok_emb.weight": wte, "pos_emb.weight": _take(tensors, "wpe.weight", (n_ctx, d))}
+    sd = {"tok_emb.weight": _owned(wte), "pos_emb.weight": _owned(_take(tensors, "wpe.weight", (n_ctx, d)))}
     device = wte.device
     for i in range(cfg["n_layers"]):
         src, dst = f"h.{i}.", f"trf_blocks.{i}."
         for ln, norm in (("ln_1", "norm1"), ("ln_2", "norm2")):
-            sd[f"{dst}{norm}.scale"] = _take(tensors, f"{src}{ln}.weight", (d,))
-            sd[f"{dst}{norm}.shift"] = _take(tensors, f"{src}{ln}.bias", (d,))
+            sd[f"{dst}{norm}.scale"] = _owned(_take(tensors, f"{src}{ln}.weight", (d,)))
+            sd[f"{dst}{norm}.shift"] = _owned(_take(tensors, f"{src}{ln}.bias", (d,)))
         # Conv1D stores [in, out]; nn.Linear wants [out, in]. c_attn holds query | key | value side by side.
         qkv_w = _take(tensors, f"{src}attn.c_attn.weight", (d, 3 * d))
         qkv_b = _take(tensors, f"{src}attn.c_attn.bias", (3 * d,))
         for name, w, b in zip(("W_query", "W_key", "W_value"), qkv_w.split(d, dim=1), qkv_b.split(d)):
             sd[f"{dst}att.{name}.weight"] = _as_linear_weight(w)
-            sd[f"{dst}att.{name}.bias"] = b.clone()
+            sd[f"{dst}att.{name}.bias"] = _owned(b)
         sd[f"{dst}att.out_proj.weight"] = _as_linear_weight(_take(tensors, f"{src}attn.c_proj.weight", (d, d)))
-        sd[f"{dst}att.out_proj.bias"] = _take(tensors, f"{src}attn.c_proj.bias", (d,))
+        sd[f"{dst}att.out_proj.bias"] = _owned(_take(tensors, f"{src}attn.c_proj.bias", (d,)))
         sd[f"{dst}att.mask"] = torch.triu(torch.ones(n_ctx, n_ctx, dtype=torch.bool, device=device), diagonal=1)
         sd[f"{dst}ff.layers.0.weight"] = _as_linear_weight(_take(tensors, f"{src}mlp.c_fc.weight", (d, 4 * d)))
-        sd[f"{dst}ff.layers.0.bias"] = _take(tensors, f"{src}mlp.c_fc.bias", (4 * d,))
+        sd[f"{dst}ff.layers.0.bias"] = _owned(_take(tensors, f"{src}mlp.c_fc.bias", (4 * d,)))
         sd[f"{dst}ff.layers.2.weight"] = _as_linear_weight(_take(tensors, f"{src}mlp.c_proj.weight", (4 * d, d)))
-        sd[f"{dst}ff.layers.2.bias"] = _take(tensors, f"{src}mlp.c_proj.bias", (d,))
-    sd["final_norm.scale"] = _take(tensors, "ln_f.weight", (d,))
-    sd["final_norm.shift"] = _take(tensors, "ln_f.bias", (d,))
+        sd[f"{dst}ff.layers.2.bias"] = _owned(_take(tensors, f"{src}mlp.c_proj.bias", (d,)))
+    sd["final_norm.scale"] = _owned(_take(tensors, "ln_f.weight", (d,)))
+    sd["final_norm.shift"] = _owned(_take(tensors, "ln_f.bias", (d,)))
     if "lm_head.weight" in tensors:
         sd["out_head.weight"] = _as_linear_weight(_take(tensors, "lm_head.weight", (n_vocab, d)).t())
     elif tie_word_embeddings:
@@ -204,8 +213,8 @@ def load_gpt2(path, device=None):
     """A GPTModel (eval mode) with the weights of the GPT-2 checkpoint directory `path`, on `device` (default CPU).
 
     The model is built on the meta device (no memory, no random initialization) and the converted
-    tensors are assigned to it (no copy of the Conv1D weights, see the module docstring), so loading
-    costs about one read of the file plus a copy of the token embedding for the output head.
+    tensors are assigned to it, so loading costs one read and one copy of every tensor in the file
+    (plus a second copy of the token embedding for the output head).
     """
     from .model import GPTModel  # here, not at the top: model.py imports this module lazily too
 

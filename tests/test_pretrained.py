@@ -181,6 +181,18 @@ def test_sharded_checkpoint(small_checkpoint, tmp_path):
     assert same_weights(GPTModel.from_pretrained(dst), GPTModel.from_pretrained(src))
 
 
+def test_model_owns_its_memory(small_checkpoint, tmp_path):
+    """safetensors maps the file into memory; overwriting the file in place must not change the model."""
+    path = copy_checkpoint(small_checkpoint[1], tmp_path / "mutable")
+    model = GPTModel.from_pretrained(path)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with open(path / "model.safetensors", "r+b") as f:
+        header = int.from_bytes(f.read(8), "little")
+        f.seek(8 + header)
+        f.write(b"\x00" * (os.path.getsize(path / "model.safetensors") - 8 - header))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_device_argument(small_checkpoint):
     model = GPTModel.from_pretrained(str(small_checkpoint[1]), device="cpu")
     assert model.tok_emb.weight.device.type == "cpu"
