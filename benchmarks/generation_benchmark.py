@@ -62,6 +62,11 @@ def timed(fn, repeats, warmup=None):
     return statistics.median(times), result
 
 
+def discard(_):
+    """Drop a result at once (timing a load should not keep the loaded model alive)."""
+    return None
+
+
 def copy_bandwidth(size_mb=256, repeats=5):
     """Bytes moved per second (read + write) by copying a large float32 tensor; the median of a few copies."""
     src = torch.ones(size_mb * MB // 4)
@@ -119,10 +124,11 @@ def main():
         rss_ours = rss_mb()
         hf = GPT2LMHeadModel.from_pretrained(tmp).eval()
         rss_both = rss_mb()
-        load_ours, _ = timed(lambda: GPTModel.from_pretrained(tmp), args.repeats)
-        load_hf, _ = timed(lambda: GPT2LMHeadModel.from_pretrained(tmp), args.repeats)
+        # The timed loads drop each model at once, so at most one extra copy is alive at a time.
+        load_ours, _ = timed(lambda: discard(GPTModel.from_pretrained(tmp)), args.repeats)
+        load_hf, _ = timed(lambda: discard(GPT2LMHeadModel.from_pretrained(tmp)), args.repeats)
         cfg = ours_cfg(ours)
-        init_random, _ = timed(lambda: GPTModel(cfg), 1, warmup=lambda: None)
+        init_random, _ = timed(lambda: discard(GPTModel(cfg)), 1, warmup=lambda: None)
     print(f"load the 124M checkpoint: GPTModel.from_pretrained {load_ours:.2f} s (first call in this process "
           f"{first_load:.2f} s), GPT2LMHeadModel.from_pretrained {load_hf:.2f} s; for comparison, "
           f"GPTModel(cfg) with random initialization {init_random:.2f} s")
