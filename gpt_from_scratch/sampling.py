@@ -86,10 +86,11 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None, generator
     if temperature == 0:
         return torch.argmax(logits, dim=-1, keepdim=True)
     probs = next_token_probs(logits, temperature, top_k, top_p)
-    if generator is not None and generator.device != probs.device:
-        sampled = torch.multinomial(probs.to(generator.device), 1, generator=generator)
-        return sampled.to(logits.device)
-    return torch.multinomial(probs, 1, generator=generator)
+    if generator is None:
+        return torch.multinomial(probs, 1)
+    # Draw where the generator lives (a no-op move if that is where probs are): a CPU generator
+    # then gives the same tokens for a model on the CPU or on a GPU.
+    return torch.multinomial(probs.to(generator.device), 1, generator=generator).to(logits.device)
 
 
 def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache, generator):

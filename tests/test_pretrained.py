@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from gpt_from_scratch import GPTModel, generate, generate_text_simple
 
-transformers = pytest.importorskip("transformers")
+import transformers  # noqa: E402  (requirements-dev.txt; a missing install must fail, not skip)
 transformers.logging.set_verbosity_error()
 
 SMALL = dict(n_embd=64, n_layer=2, n_head=4, n_positions=32, vocab_size=1000)

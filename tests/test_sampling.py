@@ -134,16 +134,6 @@ def test_sampled_tokens_stay_in_the_filtered_set(tiny_model):
         assert out[0, -1].item() in allowed
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cpu_generator_with_cuda_logits(tiny_model):
-    idx = torch.tensor([[1, 2]])
-    on_cpu = generate(tiny_model, idx, 8, temperature=1.0, generator=torch.Generator().manual_seed(4))
-    model = tiny_model.to("cuda")
-    on_gpu = generate(model, idx.cuda(), 8, temperature=1.0, generator=torch.Generator().manual_seed(4))
-    assert on_gpu.device.type == "cuda" and on_gpu.shape == on_cpu.shape
-    tiny_model.to("cpu")
-
-
 # ---------- eos_id ----------
 
 def test_eos_stops_a_single_sequence():
