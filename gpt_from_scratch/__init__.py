@@ -1,11 +1,12 @@
 """gpt_from_scratch: the GPT-2 architecture, built piece by piece in the notebooks of this series.
 
 The modules follow the notebooks: dummy (01), layernorm (02), feedforward (03), shortcut (04),
-attention (05), block (06), model (07), params (08), generate (09).
+attention (05), block (06), model (07), params (08), generate (09), sampling (10), kv_cache (11),
+pretrained (12). Support modules: config, checks, tokenizer, device, display, widgets (imported
+on demand, so the package works without ipywidgets).
 """
 
-from .attention import MultiHeadAttention
-from .block import TransformerBlock
+# Support: configurations, devices, printing, the tokenizer
 from .config import (
     GPT2_CONFIGS,
     GPT_CONFIG_124M,
@@ -16,10 +17,15 @@ from .config import (
 )
 from .device import get_device, set_seed
 from .display import rounded
+from .tokenizer import END_OF_TEXT_ID, get_tokenizer, text_to_token_ids, token_ids_to_text
+
+# 01-09: the chapter, from the placeholder model to greedy generation
 from .dummy import DummyGPTModel, DummyLayerNorm, DummyTransformerBlock
-from .feedforward import GELU, FeedForward
-from .generate import generate_text_simple
 from .layernorm import LayerNorm
+from .feedforward import GELU, FeedForward
+from .shortcut import ExampleDeepNeuralNetwork, layer_gradients
+from .attention import MultiHeadAttention
+from .block import TransformerBlock
 from .model import GPTModel
 from .params import (
     count_parameters,
@@ -29,12 +35,11 @@ from .params import (
     model_size_mb,
     parameter_breakdown,
 )
-from .shortcut import ExampleDeepNeuralNetwork, layer_gradients
-from .tokenizer import END_OF_TEXT_ID, get_tokenizer, text_to_token_ids, token_ids_to_text
+from .generate import generate_text_simple
+
+# 10-12: beyond the chapter -- sampling, the KV cache, OpenAI's weights
+from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
+from .kv_cache import KVCache, forward_with_cache
+from .pretrained import load_gpt2
 
 __version__ = "0.1.0"
-
-# Sampling and the KV cache (notebooks 10 and 11)
-from .kv_cache import KVCache, forward_with_cache
-from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
-from .pretrained import load_gpt2
