@@ -28,6 +28,14 @@ kernels read fastest when one token at a time is generated (see benchmarks/READM
 Every tensor is copied out of the memory-mapped file, so the model does not change if the file does. The output head gets the same layout.
 A few tools want contiguous tensors (e.g. safetensors.torch.save_file): pass them
 `{k: v.contiguous() for k, v in model.state_dict().items()}`.
+
+Writing is the inverse: `save_gpt2_checkpoint(model, directory)` writes a GPTModel as config.json and
+model.safetensors in the layout `GPT2LMHeadModel.save_pretrained` uses (keys with the `transformer.`
+prefix, Conv1D [in, out] weights, query | key | value in one c_attn, float32). The head is written as
+`lm_head.weight` (with tie_word_embeddings false) only when it differs from the token embedding;
+a head equal to it is left out, as in GPT-2's own files. GPT-2's format always has query/key/value
+biases, so a model built with qkv_bias=False is written with zero biases: the outputs are the same,
+and it loads back as a qkv_bias=True model.
 """
 
 import json
@@ -37,6 +45,7 @@ from pathlib import Path
 import torch
 
 from .device import get_device
+from .model import GPTModel  # model.py imports this module only inside GPTModel.from_pretrained, so no cycle
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -216,8 +225,6 @@ def load_gpt2(path, device=None):
     tensors are assigned to it, so loading costs one read and one copy of every tensor in the file
     (plus a second copy of the token embedding for the output head).
     """
-    from .model import GPTModel  # here, not at the top: model.py imports this module lazily too
-
     directory = _check_directory(path)
     device = torch.device("cpu") if device is None else get_device(device)
     hf_config = _load_json(directory / CONFIG_FILE)
@@ -228,3 +235,71 @@ def load_gpt2(path, device=None):
         model = GPTModel(cfg)
     model.load_state_dict(state_dict, strict=True, assign=True)
     return model.eval()
+
+
+def gpt2_tensors_from_model(model):
+    """GPT-2 checkpoint tensors (names without prefix, float32) of a GPTModel; inverse of convert_gpt2_state_dict."""
+    if not isinstance(model, GPTModel):
+        raise TypeError(f"model must be a GPTModel, got {type(model).__name__}")
+    if any(t.is_meta for t in model.state_dict().values()):
+        raise ValueError("model is on the meta device: it has shapes but no weights to save")
+    sd = {k: _owned(v.detach().cpu()) for k, v in model.state_dict().items() if not k.endswith(".att.mask")}
+    d = sd["tok_emb.weight"].shape[1]
+    tensors = {"wte.weight": sd["tok_emb.weight"], "wpe.weight": sd["pos_emb.weight"]}
+    for i in range(len(model.trf_blocks)):
+        src, dst = f"trf_blocks.{i}.", f"h.{i}."
+        for ln, norm in (("ln_1", "norm1"), ("ln_2", "norm2")):
+            tensors[f"{dst}{ln}.weight"] = sd[f"{src}{norm}.scale"]
+            tensors[f"{dst}{ln}.bias"] = sd[f"{src}{norm}.shift"]
+        # nn.Linear [out, in] -> Conv1D [in, out]; query | key | value side by side in one c_attn.
+        qkv = [f"{src}att.{name}" for name in ("W_query", "W_key", "W_value")]
+        tensors[f"{dst}attn.c_attn.weight"] = torch.cat([sd[f"{n}.weight"].t() for n in qkv], dim=1)
+        # GPT-2's format always has these biases; a model built with qkv_bias=False gets zeros, which add nothing.
+        tensors[f"{dst}attn.c_attn.bias"] = torch.cat([sd.get(f"{n}.bias", torch.zeros(d)) for n in qkv])
+        for conv, linear in (("attn.c_proj", "att.out_proj"), ("mlp.c_fc", "ff.layers.0"),
+                             ("mlp.c_proj", "ff.layers.2")):
+            tensors[f"{dst}{conv}.weight"] = _owned(sd[f"{src}{linear}.weight"].t())
+            tensors[f"{dst}{conv}.bias"] = sd[f"{src}{linear}.bias"]
+    tensors["ln_f.weight"], tensors["ln_f.bias"] = sd["final_norm.scale"], sd["final_norm.shift"]
+    if not torch.equal(sd["out_head.weight"], sd["tok_emb.weight"]):
+        tensors["lm_head.weight"] = sd["out_head.weight"]  # untied: the head needs its own tensor
+    return tensors
+
+
+def save_gpt2_checkpoint(model, directory):
+    """Write `model` (a GPTModel) into `directory` as config.json + model.safetensors; return the directory (a Path).
+
+    GPTModel.from_pretrained and transformers' GPT2LMHeadModel.from_pretrained both load the result.
+    The directory is created if needed; one that already holds a checkpoint is refused, never overwritten.
+    """
+    from safetensors.torch import save_file
+
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file; give a directory for {CONFIG_FILE} and {WEIGHTS_FILE}")
+    existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE) if (directory / name).exists()]
+    if existing:
+        raise FileExistsError(f"{directory} already holds {', '.join(existing)}; choose an empty directory")
+    tensors = gpt2_tensors_from_model(model)
+    n_positions, n_embd = tensors["wpe.weight"].shape
+    dropout = model.drop_emb.p
+    config = {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": model.tok_emb.num_embeddings,
+        "n_positions": n_positions,
+        "n_embd": n_embd,
+        "n_layer": len(model.trf_blocks),
+        "n_head": model.trf_blocks[0].att.num_heads,
+        "activation_function": "gelu_new",  # GPTModel's GELU is the tanh approximation
+        "layer_norm_epsilon": 1e-5,
+        "resid_pdrop": dropout, "embd_pdrop": dropout, "attn_pdrop": dropout,
+        "tie_word_embeddings": "lm_head.weight" not in tensors,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    prefixed = {(k if k == "lm_head.weight" else "transformer." + k): v for k, v in tensors.items()}
+    save_file(prefixed, directory / WEIGHTS_FILE, metadata={"format": "pt"})  # the metadata transformers expects
+    return directory

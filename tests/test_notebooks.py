@@ -25,6 +25,7 @@ TAUGHT = {
     "07": ["GPTModel"],
     "08": ["parameter_breakdown"],
     "09": ["generate_text_simple"],
+    "12": ["convert_gpt2_state_dict", "gpt2_tensors_from_model", "save_gpt2_checkpoint"],
 }
 
 PATHS = notebook_paths()

@@ -1,7 +1,8 @@
-"""GPTModel.from_pretrained: parity with Hugging Face transformers' GPT2LMHeadModel, and every loader error.
+"""GPTModel.from_pretrained: parity with Hugging Face transformers' GPT2LMHeadModel, and every loader error;
+save_gpt2_checkpoint: the exact inverse of the loader, and a checkpoint transformers loads with the same logits.
 
-All checkpoints are random GPT2LMHeadModels built here and written with save_pretrained (safetensors);
-nothing is downloaded (HF_HUB_OFFLINE=1).
+All checkpoints are random models built here: GPT2LMHeadModels written with save_pretrained (safetensors),
+or GPTModels written with save_gpt2_checkpoint. Nothing is downloaded (HF_HUB_OFFLINE=1).
 """
 
 import json
@@ -15,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from gpt_from_scratch import GPTModel, generate, generate_text_simple
+from gpt_from_scratch.pretrained import gpt2_tensors_from_model, save_gpt2_checkpoint
 
 import transformers  # noqa: E402  (requirements-dev.txt; a missing install must fail, not skip)
 transformers.logging.set_verbosity_error()
@@ -269,3 +271,140 @@ def test_unreadable_files(small_checkpoint, tmp_path):
         GPTModel.from_pretrained(bad_weights)
     with pytest.raises(TypeError, match="path"):
         GPTModel.from_pretrained(42)
+
+
+# ---------- writing checkpoints: save_gpt2_checkpoint, the inverse of the loader ----------
+
+OURS_SMALL = {"vocab_size": 1000, "context_length": 32, "emb_dim": 64, "n_heads": 4, "n_layers": 2,
+              "drop_rate": 0.1, "qkv_bias": True}
+
+
+def ours_small(seed=0, tied=False, **changes):
+    torch.manual_seed(seed)
+    model = GPTModel({**OURS_SMALL, **changes}).eval()
+    if tied:
+        with torch.no_grad():
+            model.out_head.weight.copy_(model.tok_emb.weight)
+    return model
+
+
+BATCH = torch.randint(0, 1000, (3, 32), generator=torch.Generator().manual_seed(4))
+PROMPT = torch.randint(0, 1000, (2, 2), generator=torch.Generator().manual_seed(5))  # 2 + 30 tokens = context
+
+
+def max_logit_diff(a, b):
+    with torch.no_grad():
+        return (a(BATCH) - b(BATCH)).abs().max().item()
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_round_trip_gives_the_same_model(tmp_path, tied):
+    model = ours_small(tied=tied)
+    assert save_gpt2_checkpoint(model, tmp_path / "ckpt") == tmp_path / "ckpt"
+    loaded = GPTModel.from_pretrained(tmp_path / "ckpt")
+    assert same_weights(loaded, model)
+    assert max_logit_diff(loaded, model) <= 1e-5
+    assert torch.equal(generate(loaded, PROMPT, 30), generate(model, PROMPT, 30))
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_written_checkpoint_has_gpt2_names_layouts_and_config(tmp_path, tied):
+    model = ours_small(tied=tied)
+    save_gpt2_checkpoint(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config == {
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 1000, "n_positions": 32,
+        "n_embd": 64, "n_layer": 2, "n_head": 4, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+        "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "tie_word_embeddings": tied,
+    }
+    tensors = load_file(tmp_path / "model.safetensors")
+    assert ("lm_head.weight" in tensors) == (not tied)
+    assert all(k.startswith("transformer.") for k in tensors if k != "lm_head.weight")
+    assert len(tensors) == 4 + 12 * 2 + (0 if tied else 1)
+    assert all(t.dtype == torch.float32 and t.is_contiguous() for t in tensors.values())
+    att, ff = model.trf_blocks[1].att, model.trf_blocks[1].ff
+    c_attn = tensors["transformer.h.1.attn.c_attn.weight"]
+    assert c_attn.shape == (64, 192)
+    assert torch.equal(c_attn, torch.cat([att.W_query.weight.t(), att.W_key.weight.t(), att.W_value.weight.t()], 1))
+    assert torch.equal(tensors["transformer.h.1.attn.c_attn.bias"][64:128], att.W_key.bias)
+    assert torch.equal(tensors["transformer.h.1.mlp.c_fc.weight"], ff.layers[0].weight.t())
+    assert torch.equal(tensors["transformer.h.1.ln_2.bias"], model.trf_blocks[1].norm2.shift)
+
+
+def test_writer_is_the_exact_inverse_of_the_loader(small_checkpoint, tmp_path):
+    """transformers' save_pretrained -> from_pretrained -> save_gpt2_checkpoint gives the same tensors back."""
+    _, path = small_checkpoint
+    save_gpt2_checkpoint(GPTModel.from_pretrained(path), tmp_path)
+    original, ours = load_file(path / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert original.keys() == ours.keys()
+    assert all(torch.equal(original[k], ours[k]) for k in original)
+
+
+def test_writer_is_the_exact_inverse_for_gpt2_124m(full_checkpoint, full_ours, tmp_path):
+    _, path = full_checkpoint
+    save_gpt2_checkpoint(full_ours, tmp_path)
+    original, ours = load_file(path / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert original.keys() == ours.keys()  # GPT-2's tied head: no lm_head.weight
+    assert all(torch.equal(original[k], ours[k]) for k in original)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert (config["n_embd"], config["n_layer"], config["n_head"], config["n_positions"]) == (768, 12, 12, 1024)
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_transformers_loads_what_we_write(tmp_path, tied):
+    model = ours_small(tied=tied)
+    save_gpt2_checkpoint(model, tmp_path)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    assert hf.config.tie_word_embeddings == tied
+    assert torch.equal(hf.lm_head.weight, model.out_head.weight)
+    check_parity(hf, model, PROMPT, BATCH)
+
+
+def test_model_without_qkv_bias_is_written_with_zero_biases(tmp_path):
+    model = ours_small(qkv_bias=False)
+    save_gpt2_checkpoint(model, tmp_path)
+    written = load_file(tmp_path / "model.safetensors")
+    assert torch.equal(written["transformer.h.0.attn.c_attn.bias"], torch.zeros(192))
+    loaded = GPTModel.from_pretrained(tmp_path)
+    assert all(torch.equal(b.att.W_value.bias, torch.zeros(64)) for b in loaded.trf_blocks)
+    assert max_logit_diff(loaded, model) <= 1e-5
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    check_parity(hf, model, PROMPT, BATCH)
+
+
+def test_writer_reads_the_model_without_changing_it(tmp_path):
+    model = ours_small().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tensors = gpt2_tensors_from_model(model)
+    save_gpt2_checkpoint(model, tmp_path)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    tensors["wte.weight"].zero_()  # the returned tensors are copies, not views of the model's weights
+    assert torch.equal(model.tok_emb.weight, before["tok_emb.weight"])
+
+
+def test_writer_rejects_bad_inputs(small_checkpoint, tmp_path):
+    model = ours_small()
+    with pytest.raises(TypeError, match="GPTModel"):
+        save_gpt2_checkpoint(model.state_dict(), tmp_path / "a")
+    with pytest.raises(TypeError, match="GPTModel"):
+        save_gpt2_checkpoint(transformers.GPT2LMHeadModel.from_pretrained(small_checkpoint[1]), tmp_path / "b")
+    with pytest.raises(TypeError, match="directory"):
+        save_gpt2_checkpoint(model, 42)
+    with torch.device("meta"):
+        meta = GPTModel(OURS_SMALL)
+    with pytest.raises(ValueError, match="meta"):
+        save_gpt2_checkpoint(meta, tmp_path / "c")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        save_gpt2_checkpoint(model, tmp_path / "file.txt")
+    with pytest.raises(FileExistsError, match="already holds config.json, model.safetensors"):
+        save_gpt2_checkpoint(model, small_checkpoint[1])
+    assert not any((tmp_path / name).exists() for name in "abc")  # nothing written by a refused call
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("kept")
+    save_gpt2_checkpoint(model, str(tmp_path / "other"))  # an existing directory without a checkpoint is fine
+    assert (tmp_path / "other" / "notes.txt").read_text() == "kept"
+    save_gpt2_checkpoint(model, tmp_path / "new" / "nested")  # missing parents are created
+    assert same_weights(GPTModel.from_pretrained(tmp_path / "new" / "nested"), model)
