@@ -40,6 +40,6 @@ from .generate import generate_text_simple
 # 10-12: beyond the chapter -- sampling, the KV cache, OpenAI's weights
 from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
 from .kv_cache import KVCache, forward_with_cache
-from .pretrained import convert_gpt2_state_dict, gpt2_tensors_from_model, load_gpt2, save_gpt2_checkpoint
+from .pretrained import load_gpt2, save_gpt2_checkpoint
 
 __version__ = "0.1.0"

@@ -5,27 +5,30 @@ tests check what nbval does not.
 """
 
 import ast
+import importlib
 import inspect
 import json
 import re
 
 import pytest
+from nbval.plugin import find_comment_markers
 
-import gpt_from_scratch
 from notebook_utils import NOTEBOOK_DIR, ROOT, cells, normalized, notebook_paths, prose_words, read, top_level_definitions
 
-# What each notebook builds in visible code; it must equal the package's version.
+# What each notebook builds in visible code, and the package module that holds it; the two must be equal.
 TAUGHT = {
-    "01": ["DummyGPTModel", "DummyTransformerBlock", "DummyLayerNorm"],
-    "02": ["LayerNorm"],
-    "03": ["GELU", "FeedForward"],
-    "04": ["ExampleDeepNeuralNetwork", "layer_gradients"],
-    "05": ["MultiHeadAttention"],
-    "06": ["TransformerBlock"],
-    "07": ["GPTModel"],
-    "08": ["parameter_breakdown"],
-    "09": ["generate_text_simple"],
-    "12": ["convert_gpt2_state_dict", "gpt2_tensors_from_model", "save_gpt2_checkpoint"],
+    "01": ("dummy", ["DummyGPTModel", "DummyTransformerBlock", "DummyLayerNorm"]),
+    "02": ("layernorm", ["LayerNorm"]),
+    "03": ("feedforward", ["GELU", "FeedForward"]),
+    "04": ("shortcut", ["ExampleDeepNeuralNetwork", "layer_gradients"]),
+    "05": ("attention", ["MultiHeadAttention"]),
+    "06": ("block", ["TransformerBlock"]),
+    "07": ("model", ["GPTModel"]),
+    "08": ("params", ["parameter_breakdown"]),
+    "09": ("generate", ["generate_text_simple"]),
+    "11": ("kv_cache", ["KVCache", "check_cache_ready", "cached_attention", "cached_block", "forward_with_cache"]),
+    "12": ("pretrained", ["_owned", "_take", "_as_linear_weight", "convert_gpt2_state_dict",
+                          "gpt2_tensors_from_model", "save_gpt2_checkpoint"]),
 }
 
 PATHS = notebook_paths()
@@ -81,13 +84,14 @@ def test_has_a_figure(path):
     assert images or plots, f"{path.name} has neither a diagram nor a plot"
 
 
-@pytest.mark.parametrize("number,names", sorted(TAUGHT.items()))
-def test_taught_code_is_the_package_code(number, names):
+@pytest.mark.parametrize("number,module,names", [(n, m, names) for n, (m, names) in sorted(TAUGHT.items())])
+def test_taught_code_is_the_package_code(number, module, names):
     [path] = [p for p in PATHS if p.name.startswith(number)]
     defined = top_level_definitions(read(path))
+    package_module = importlib.import_module(f"gpt_from_scratch.{module}")
     for name in names:
         assert name in defined, f"{path.name} no longer builds {name}"
-        ours = ast.parse(inspect.getsource(getattr(gpt_from_scratch, name))).body[0]
+        ours = ast.parse(inspect.getsource(getattr(package_module, name))).body[0]
         theirs = defined[name]
         if isinstance(theirs, ast.FunctionDef):
             assert normalized(theirs) == normalized(ours), f"{name} in {path.name} differs from the package"
@@ -111,20 +115,42 @@ def test_drift_check_can_fail():
 
 
 
+def exclusion_problem(source):
+    """Why a code cell's use of nbval's markers is not allowed, or None.
+
+    Only NBVAL_IGNORE_OUTPUT is allowed, alone on the cell's first line (nbval recognises a marker only
+    when the whole comment is the marker), followed by a comment line saying why.
+    """
+    lines = source.splitlines()
+    if any(m in source for m in ("NBVAL_SKIP", "NBVAL_RAISES_EXCEPTION", "NBVAL_CHECK_OUTPUT")):
+        return "only NBVAL_IGNORE_OUTPUT is allowed"
+    if "NBVAL_IGNORE_OUTPUT" not in source:
+        return None
+    if dict(find_comment_markers(source)).get("check") is not False:
+        return "nbval does not see this NBVAL_IGNORE_OUTPUT: write '# NBVAL_IGNORE_OUTPUT' alone on its line"
+    if lines[0].strip() != "# NBVAL_IGNORE_OUTPUT":
+        return "the marker must be the first line"
+    reason = lines[1].lstrip("# ").strip() if len(lines) > 1 and lines[1].lstrip().startswith("#") else ""
+    if len(reason) <= 20:
+        return "the marker must be followed by a comment line saying why the output is not compared"
+    return None
+
+
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_excluded_cells_say_why(path):
-    """A cell nbval does not compare must explain itself in a comment right after the marker."""
+    """A cell nbval does not compare is really excluded by nbval and explains itself right after the marker."""
     for cell in cells(read(path), "code"):
-        lines = cell.source.splitlines()
-        if any("NBVAL_SKIP" in l or "NBVAL_RAISES_EXCEPTION" in l for l in lines):
-            pytest.fail(f"{path.name}: only NBVAL_IGNORE_OUTPUT is allowed, and only with a reason")
-        if lines and lines[0].startswith("# NBVAL_IGNORE_OUTPUT"):
-            reason = lines[0][len("# NBVAL_IGNORE_OUTPUT"):].strip(" -:—")
-            if not reason and len(lines) > 1 and lines[1].lstrip().startswith("#"):
-                reason = lines[1].lstrip("# ")
-            assert len(reason) > 20, f"{path.name}: an NBVAL_IGNORE_OUTPUT cell without a reason:\n{cell.source[:200]}"
-        else:
-            assert "NBVAL_IGNORE_OUTPUT" not in cell.source, f"{path.name}: the marker must be the first line"
+        problem = exclusion_problem(cell.source)
+        assert problem is None, f"{path.name}: {problem}:\n{cell.source[:200]}"
+
+
+def test_exclusion_check_can_fail():
+    reason = "# the device differs between machines, nothing else is printed"
+    assert exclusion_problem(f"# NBVAL_IGNORE_OUTPUT\n{reason}\nprint(device)") is None
+    assert "does not see" in exclusion_problem(f"# NBVAL_IGNORE_OUTPUT: {reason[2:]}\nprint(device)")
+    assert "first line" in exclusion_problem(f"x = 1\n# NBVAL_IGNORE_OUTPUT\n{reason}")
+    assert "saying why" in exclusion_problem("# NBVAL_IGNORE_OUTPUT\nprint(device)")
+    assert "only" in exclusion_problem("# NBVAL_SKIP\nprint(1)")
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
