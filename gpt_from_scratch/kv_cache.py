@@ -83,6 +83,29 @@ def check_cache_ready(model):
             )
 
 
+def check_cache_fits(model, idx, cache):
+    """ValueError unless the new tokens idx (batch, n_new) fit both `cache` and `model` (a GPTModel)."""
+    check_token_ids(idx, model.tok_emb.num_embeddings, name="idx")
+    att, keys = model.trf_blocks[0].att, cache.keys[0]
+    needed = (len(model.trf_blocks), idx.shape[0], att.num_heads, att.head_dim)
+    built = (len(cache.keys), keys.shape[0], keys.shape[1], keys.shape[3])
+    if built != needed:
+        raise ValueError(
+            f"the cache was built for (n_layers, batch, n_heads, head_dim) = {built}, but this model and idx "
+            f"need {needed}; build it with KVCache.for_model(model, batch_size)"
+        )
+    if keys.device != idx.device:
+        raise ValueError(f"the cache is on {keys.device} but idx is on {idx.device}")
+    end = cache.length + idx.shape[1]
+    if end > cache.capacity:
+        raise ValueError(f"positions {cache.length}..{end - 1} do not fit in a cache of capacity {cache.capacity}")
+    if end > model.pos_emb.num_embeddings:
+        raise ValueError(
+            f"positions {cache.length}..{end - 1} go past the model's context_length "
+            f"({model.pos_emb.num_embeddings}); crop the text and rebuild the cache"
+        )
+
+
 def cached_attention(att, x, cache, layer):
     """MultiHeadAttention `att` for the new positions in x (batch, n_new, d_in), reading earlier ones from the cache."""
     b, num_new, _ = x.shape
@@ -112,12 +135,8 @@ def forward_with_cache(model, idx, cache, last_only=True):
     Their keys and values are added to `cache`. With `last_only` only the last position goes through
     the final norm and the output head, shape (batch, vocab_size); otherwise (batch, n_new, vocab_size).
     """
-    check_token_ids(idx, model.tok_emb.num_embeddings, name="idx")
+    check_cache_fits(model, idx, cache)
     start, num_new = cache.length, idx.shape[1]
-    if start + num_new > cache.capacity:
-        raise ValueError(
-            f"positions {start}..{start + num_new - 1} do not fit in a cache of capacity {cache.capacity}"
-        )
     positions = torch.arange(start, start + num_new, device=idx.device)
     x = model.tok_emb(idx) + model.pos_emb(positions)  # (batch, n_new, emb_dim); drop_emb skipped
     for layer, block in enumerate(model.trf_blocks):

@@ -118,3 +118,19 @@ def test_errors(tiny_model):
         check_cache_ready(tiny_model)
     tiny_model.eval()
     check_cache_ready(tiny_model)
+
+
+def test_a_cache_that_does_not_fit_the_model_or_batch_is_refused(tiny_model, tiny_cfg):
+    idx = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match=r"\(n_layers, batch, n_heads, head_dim\) = \(2, 2, 4, 4\).*\(2, 1, 4, 4\)"):
+        forward_with_cache(tiny_model, idx, KVCache.for_model(tiny_model, batch_size=2))
+    other = GPTModel({**tiny_cfg, "n_layers": 3}).eval()
+    with pytest.raises(ValueError, match="KVCache.for_model"):
+        forward_with_cache(tiny_model, idx, KVCache.for_model(other, batch_size=1))
+
+
+def test_a_hand_built_cache_cannot_go_past_the_context(tiny_model):
+    cache = KVCache(n_layers=2, batch_size=1, n_heads=4, head_dim=4, capacity=12)  # context_length is 8
+    forward_with_cache(tiny_model, torch.tensor([[1, 2, 3, 4, 5, 6]]), cache)
+    with pytest.raises(ValueError, match=r"positions 6\.\.8 go past the model's context_length \(8\)"):
+        forward_with_cache(tiny_model, torch.tensor([[7, 8, 9]]), cache)
