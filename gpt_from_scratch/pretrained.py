@@ -243,7 +243,7 @@ def gpt2_tensors_from_model(model):
         raise TypeError(f"model must be a GPTModel, got {type(model).__name__}")
     if any(t.is_meta for t in model.state_dict().values()):
         raise ValueError("model is on the meta device: it has shapes but no weights to save")
-    sd = {k: _owned(v.detach().cpu()) for k, v in model.state_dict().items() if not k.endswith(".att.mask")}
+    sd = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items() if not k.endswith(".att.mask")}
     d = sd["tok_emb.weight"].shape[1]
     tensors = {"wte.weight": sd["tok_emb.weight"], "wpe.weight": sd["pos_emb.weight"]}
     for i in range(len(model.trf_blocks)):
@@ -258,12 +258,12 @@ def gpt2_tensors_from_model(model):
         tensors[f"{dst}attn.c_attn.bias"] = torch.cat([sd.get(f"{n}.bias", torch.zeros(d)) for n in qkv])
         for conv, linear in (("attn.c_proj", "att.out_proj"), ("mlp.c_fc", "ff.layers.0"),
                              ("mlp.c_proj", "ff.layers.2")):
-            tensors[f"{dst}{conv}.weight"] = _owned(sd[f"{src}{linear}.weight"].t())
+            tensors[f"{dst}{conv}.weight"] = sd[f"{src}{linear}.weight"].t()
             tensors[f"{dst}{conv}.bias"] = sd[f"{src}{linear}.bias"]
     tensors["ln_f.weight"], tensors["ln_f.bias"] = sd["final_norm.scale"], sd["final_norm.shift"]
     if not torch.equal(sd["out_head.weight"], sd["tok_emb.weight"]):
         tensors["lm_head.weight"] = sd["out_head.weight"]  # untied: the head needs its own tensor
-    return tensors
+    return {name: _owned(t) for name, t in tensors.items()}  # one contiguous copy each, as safetensors needs
 
 
 def save_gpt2_checkpoint(model, directory):
