@@ -1,8 +1,8 @@
 """gpt_from_scratch: the GPT-2 architecture, built piece by piece in the notebooks of this series.
 
 The modules follow the notebooks: dummy (01), layernorm (02), feedforward (03), shortcut (04),
-attention (05), block (06), model (07), params (08), generate (09), sampling (10), kv_cache (11),
-pretrained (12). Support modules: config, checks, tokenizer, device, display, widgets (imported
+attention (05), block (06), model (07), params (08), generate (09), train (10), sampling (11),
+kv_cache (12), pretrained (13). Support modules: config, checks, tokenizer, device, display, widgets (imported
 on demand, so the package works without ipywidgets).
 """
 
@@ -37,7 +37,7 @@ from .params import (
 )
 from .generate import generate_text_simple
 
-# 10-12: beyond the chapter -- sampling, the KV cache, OpenAI's weights
+# 11-13: beyond the chapter -- sampling, the KV cache, OpenAI's weights
 from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
 from .kv_cache import KVCache, forward_with_cache
 from .pretrained import load_gpt2, save_gpt2_checkpoint

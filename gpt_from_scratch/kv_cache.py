@@ -1,4 +1,4 @@
-"""Notebook 11: a key/value cache, so each new token costs one position of compute.
+"""Notebook 12: a key/value cache, so each new token costs one position of compute.
 
 Without a cache, every generation step runs the whole window of tokens through the model again,
 although the keys and values of the earlier tokens have not changed: in a causal model a token

@@ -1,4 +1,4 @@
-"""Notebook 12: loading OpenAI's GPT-2 weights from a Hugging Face-format checkpoint directory.
+"""Notebook 13: loading OpenAI's GPT-2 weights from a Hugging Face-format checkpoint directory.
 
 A checkpoint directory, as published for gpt2, gpt2-medium, gpt2-large and gpt2-xl, holds
 `config.json` and `model.safetensors` (or shards listed in `model.safetensors.index.json`).

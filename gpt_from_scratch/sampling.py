@@ -1,4 +1,4 @@
-"""Notebook 10: choosing the next token -- greedy, temperature, top-k, top-p -- and `generate`.
+"""Notebook 11: choosing the next token -- greedy, temperature, top-k, top-p -- and `generate`.
 
 `generate` is the general generator of the series. With `temperature=0` it picks the most likely
 token at each step and, with or without the KV cache, returns exactly the tokens

@@ -187,7 +187,7 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
 
 def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123):
     """Generate from a prompt with a chosen temperature and top-k; see each step's five likeliest tokens."""
-    from .sampling import generate, next_token_probs  # notebook 10's sampler
+    from .sampling import generate, next_token_probs  # notebook 11's sampler
 
     tokenizer = tokenizer or get_tokenizer()
     context = model.pos_emb.num_embeddings

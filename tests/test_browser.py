@@ -78,7 +78,7 @@ TARGETS = [
     Target("03_gelu_feed_forward.ipynb", **GELU_PLAYGROUND),
     Target("05_multi_head_attention.ipynb", call="attention_explorer(", title="Attention explorer",
            slider="head", key="ArrowRight", before="layer 0, head 0", after="layer 0, head 1"),
-    Target("10_sampling.ipynb", call="generation_playground(", title="Generation playground",
+    Target("11_sampling.ipynb", call="generation_playground(", title="Generation playground",
            slider="temperature", key="ArrowRight",  # 0.0 -> 0.1: greedy turns into seeded sampling
            before="greedy: the most likely token each time", after="sampled with temperature 0.1"),
     # 08's model_size_explorer() has no slider (a dropdown and number boxes), so it is not driven here.
