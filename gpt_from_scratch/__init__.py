@@ -2,8 +2,9 @@
 
 The modules follow the notebooks: dummy (01), layernorm (02), feedforward (03), shortcut (04),
 attention (05), block (06), model (07), params (08), generate (09), train (10), sampling (11),
-kv_cache (12), pretrained (13). Support modules: config, checks, tokenizer, device, display, widgets (imported
-on demand, so the package works without ipywidgets).
+kv_cache (12), pretrained (13). Support modules: config, checks, tokenizer, device, display, stories
+(the training corpus), trained (the shipped story GPT), widgets (imported on demand, so the package
+works without ipywidgets).
 """
 
 # Support: configurations, devices, printing, the tokenizer
@@ -36,6 +37,10 @@ from .params import (
     parameter_breakdown,
 )
 from .generate import generate_text_simple
+
+# 10: training on the series' own stories, and the trained story GPT that ships with the package
+from .train import StoryTokenizer, calc_loss_batch, calc_loss_loader, create_dataloader, train_model_simple
+from .trained import load_trained_gpt
 
 # 11-13: beyond the chapter -- sampling, the KV cache, OpenAI's weights
 from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter

@@ -1,0 +1,191 @@
+"""Notebook 10: training a GPTModel -- the tokenizer, the data loader, the loss and the training loop.
+
+The objective is next-token prediction: at every position of a window of tokens the model predicts
+the token that follows, and the loss is the cross-entropy of those predictions, averaged over every
+position of every window of the batch. The targets are the inputs shifted one position to the left.
+"""
+
+import math
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm  # a progress bar: a widget in Jupyter, text in a terminal
+
+from .checks import check_positive_int
+from .tokenizer import END_OF_TEXT, END_OF_TEXT_ID, get_tokenizer
+
+
+class StoryTokenizer:
+    """GPT-2's tokenizer with the vocabulary cut down to the token ids a corpus uses.
+
+    Text is split into GPT-2 tokens as usual; each GPT-2 id is then renumbered 0, 1, 2, ... in the
+    order of `gpt2_ids`. A smaller vocabulary means a smaller embedding and output head (notebook 08).
+    """
+
+    def __init__(self, gpt2_ids):
+        self.gpt2_ids = sorted(set(int(i) for i in gpt2_ids) | {END_OF_TEXT_ID})
+        self.to_local = {g: i for i, g in enumerate(self.gpt2_ids)}
+        self.n_vocab = len(self.gpt2_ids)
+        self.eot_id = self.to_local[END_OF_TEXT_ID]  # ends every story
+        self.gpt2 = get_tokenizer()
+
+    @classmethod
+    def from_texts(cls, texts):
+        """The tokenizer for exactly the GPT-2 tokens that occur in `texts` (plus <|endoftext|>)."""
+        used = set()
+        for ids in get_tokenizer().encode_ordinary_batch(list(texts)):
+            used.update(ids)
+        return cls(used)
+
+    def encode(self, text, allowed_special=frozenset({END_OF_TEXT})):
+        """Text -> list of ids of this vocabulary; a ValueError names any piece it does not know."""
+        gpt2_ids = self.gpt2.encode(text, allowed_special=allowed_special)
+        unknown = [i for i in gpt2_ids if i not in self.to_local]
+        if unknown:
+            pieces = ", ".join(repr(self.gpt2.decode([i])) for i in unknown[:5])
+            raise ValueError(f"{pieces} not in this tokenizer's {self.n_vocab}-token vocabulary; "
+                             "use words from the training stories")
+        return [self.to_local[i] for i in gpt2_ids]
+
+    def decode(self, ids):
+        """List of ids of this vocabulary -> text."""
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n_vocab]
+        if bad:
+            raise ValueError(f"token id {bad[0]!r} is not in the vocabulary [0, {self.n_vocab})")
+        return self.gpt2.decode([self.gpt2_ids[i] for i in ids])
+
+
+def encode_stories(stories, tokenizer):
+    """One long list of token ids: the stories in order, each followed by <|endoftext|>."""
+    ids = []
+    for story in stories:
+        ids.extend(tokenizer.encode(story))
+        ids.append(tokenizer.eot_id)
+    return ids
+
+
+class GPTDataset(Dataset):
+    """Windows of `max_length` tokens, one every `stride` tokens; each target is its input shifted by one.
+
+    `starts`, if given, replaces the regular grid: one window begins at each of these positions
+    (for example at the first token of every story), if a whole window fits there.
+    """
+
+    def __init__(self, token_ids, max_length, stride, starts=None):
+        check_positive_int(max_length, "max_length")
+        check_positive_int(stride, "stride")
+        token_ids = torch.as_tensor(token_ids, dtype=torch.long)
+        if token_ids.dim() != 1 or len(token_ids) < max_length + 1:
+            raise ValueError(f"need at least max_length + 1 = {max_length + 1} tokens to make one window, "
+                             f"got {len(token_ids)}; use more text or a shorter max_length")
+        last = len(token_ids) - max_length - 1  # the last position where a whole window (+1 target) fits
+        self.token_ids = token_ids
+        self.max_length = max_length
+        self.starts = range(0, last + 1, stride) if starts is None else [s for s in starts if 0 <= s <= last]
+
+    def __len__(self):
+        return len(self.starts)
+
+    def __getitem__(self, i):
+        start = self.starts[i]
+        window = self.token_ids[start:start + self.max_length + 1]
+        return window[:-1], window[1:]  # input, target: the next token at every position
+
+
+def story_starts(token_ids, eot_id):
+    """The position of the first token of every story: 0, and each position right after <|endoftext|>."""
+    return [0] + [i + 1 for i, t in enumerate(token_ids) if t == eot_id]
+
+
+def create_dataloader(token_ids, batch_size, max_length, stride, shuffle=True, drop_last=True, seed=123,
+                      starts=None):
+    """A DataLoader of (input, target) batches, each (batch_size, max_length); shuffled reproducibly."""
+    check_positive_int(batch_size, "batch_size")
+    dataset = GPTDataset(token_ids, max_length, stride, starts)
+    if drop_last and len(dataset) < batch_size:
+        raise ValueError(f"only {len(dataset)} windows, fewer than batch_size={batch_size}; "
+                         "use a smaller batch_size or drop_last=False")
+    generator = torch.Generator().manual_seed(seed)  # the same order of windows on every run
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator)
+
+
+def calc_loss_batch(input_batch, target_batch, model, device):
+    """Mean cross-entropy of the model's next-token predictions over every position of the batch."""
+    input_batch, target_batch = input_batch.to(device), target_batch.to(device)
+    logits = model(input_batch)                          # (batch, seq, vocab_size)
+    return torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1),                            # (batch * seq, vocab_size)
+        target_batch.flatten(),                          # (batch * seq,)
+    )
+
+
+def calc_loss_loader(data_loader, model, device, num_batches=None):
+    """Average of calc_loss_batch over the first `num_batches` batches (default: all of them)."""
+    if len(data_loader) == 0:
+        raise ValueError("the data loader is empty: no batch to compute a loss on")
+    num_batches = len(data_loader) if num_batches is None else min(num_batches, len(data_loader))
+    total = 0.0
+    for i, (input_batch, target_batch) in enumerate(data_loader):
+        if i == num_batches:
+            break
+        total += calc_loss_batch(input_batch, target_batch, model, device).item()
+    return total / num_batches
+
+
+def evaluate_model(model, train_loader, val_loader, device, eval_iter):
+    """Train and validation loss over `eval_iter` batches each, in eval mode and without gradients."""
+    model.eval()
+    with torch.no_grad():
+        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
+        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
+    model.train()
+    return train_loss, val_loss
+
+
+def train_model_simple(model, train_loader, val_loader, optimizer, device, num_steps, eval_freq, eval_iter,
+                       scheduler=None, on_eval=None, progress=True):
+    """Train for `num_steps` optimizer steps; every `eval_freq` steps record the train and validation loss.
+
+    Returns a dict of lists: steps, train_losses, val_losses, tokens_seen (at each evaluation).
+    `on_eval(step, train_loss, val_loss)` is called after each evaluation (e.g. to print a sample).
+    """
+    check_positive_int(num_steps, "num_steps")
+    check_positive_int(eval_freq, "eval_freq")
+    check_positive_int(eval_iter, "eval_iter")
+    history = {"steps": [], "train_losses": [], "val_losses": [], "tokens_seen": []}
+    step, tokens_seen = 0, 0
+    bar = tqdm(total=num_steps, desc="training", unit="step", disable=not progress)
+    model.train()
+    while step < num_steps:  # each round is one pass over the training windows (an epoch)
+        for input_batch, target_batch in train_loader:
+            optimizer.zero_grad()
+            loss = calc_loss_batch(input_batch, target_batch, model, device)
+            loss.backward()    # the gradient of the loss for every parameter
+            optimizer.step()   # move every parameter a little against its gradient
+            if scheduler is not None:
+                scheduler.step()
+            step, tokens_seen = step + 1, tokens_seen + input_batch.numel()
+            bar.update(1)
+            if step % eval_freq == 0 or step == num_steps:
+                train_loss, val_loss = evaluate_model(model, train_loader, val_loader, device, eval_iter)
+                for key, value in zip(history, (step, train_loss, val_loss, tokens_seen)):
+                    history[key].append(value)
+                bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
+                if on_eval is not None:
+                    on_eval(step, train_loss, val_loss)
+            if step == num_steps:
+                break
+    bar.close()
+    model.eval()
+    return history
+
+
+def cosine_schedule(optimizer, num_steps, warmup_steps):
+    """Learning rate: a linear warm-up, then a cosine decay to a tenth of its peak at the last step."""
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, num_steps - warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
