@@ -181,7 +181,9 @@ def gpt_overview():
     for a, b in ((text, tokens), (tokens, ids)):
         arrow(ax, a.bottom, b.top)
     path(ax, [ids.bottom, (left, 4.92), (tok.cx, 4.92), tok.top])
-    path(ax, [(left, 4.92), (pos.cx, 4.92), pos.top])
+    # The position table is indexed by the positions 0 .. T-1, not by the token ids.
+    label(ax, pos.cx + 0.1, 4.83, "positions 0, 1, 2, 3", colour=INK)
+    arrow(ax, (pos.cx, 4.68), pos.top)
     path(ax, [tok.bottom, (tok.cx, 2.95), (left - 0.26, 2.95)])
     path(ax, [pos.bottom, (pos.cx, 2.95), (left + 0.26, 2.95)])
     arrow(ax, (left, 2.69), drop.top)
@@ -504,38 +506,56 @@ def parameter_map():
 
 
 def kv_cache():
-    fig, ax = canvas(7.2, "KV cache: compute each token's keys and values once")
-    words = ["The", "cat", "sat", "on", "the"]
-    cell = 0.6
-    for panel, cached in ((0.0, False), (5.4, True)):
-        gx, top = panel + 1.4, 5.05
-        label(ax, panel + 2.75, 6.1, "with a KV cache" if cached else "without a cache", size=18,
-              colour=INK, weight="bold")
-        for j, word in enumerate(words):
-            label(ax, gx + j * cell + cell / 2, top + 0.3, word, size=14, colour=INK)
-        label(ax, gx + 5 * cell + 0.55, top + 0.3, "new", size=14, colour=INK)
-        computed = 0
-        for i in range(5):
-            y = top - (i + 1) * cell - 0.02 * i
-            label(ax, gx - 0.15, y + cell / 2, f"step {i + 1}", size=14, colour=INK, ha="right")
-            for j in range(i + 1):
-                fresh = (not cached) or j == i
-                ax.add_patch(Rectangle((gx + j * cell, y), cell, cell, linewidth=2,
-                                       facecolor=fill("attn") if fresh else fill("embed"),
-                                       edgecolor=edge("attn") if fresh else edge("embed"),
-                                       hatch=None if fresh else "//"))
-            computed += i + 1 if not cached else 1
-            label(ax, gx + 5 * cell + 0.55, y + cell / 2, str(i + 1 if not cached else 1), size=15, colour=INK)
-        label(ax, panel + 2.75, 1.55, f"{computed} key/value rows computed", size=16, colour=INK, weight="bold")
-        label(ax, panel + 2.75, 1.15, "every step redoes all tokens" if not cached else
-              "each step adds one row to the cache", size=14)
-    ax.plot([5.4, 5.4], [1.0, 6.4], color=MUTED, linewidth=1.2)
+    fig, ax = canvas(7.4, "KV cache: prefill once, then one query row per token")
+    words = ["The", "cat", "sat", "on"]
+    cell = 0.62
+    masked = "#e6e6e6"  # masked (future) cells: light grey, as in notebook 05's attention plots
+
+    def grid_cell(x, y, kind, hatch=None, colour=None):
+        ax.add_patch(Rectangle((x, y), cell, cell, linewidth=2, hatch=hatch,
+                               facecolor=colour or fill(kind), edgecolor=edge(kind) if kind else "#b0b0b0"))
+
+    # Left panel: prefill. The prompt's queries (rows) against its keys (columns), causal.
+    gx, top = 1.55, 5.2
+    label(ax, 2.75, 6.35, "1 · prefill: the prompt, once", size=18, colour=INK, weight="bold")
+    label(ax, gx + 2 * cell, top + 0.62, "keys of the prompt", size=14)
+    for j, word in enumerate(words):
+        label(ax, gx + j * cell + cell / 2, top + 0.27, word, size=14, colour=INK)
+    for i, word in enumerate(words):
+        y = top - (i + 1) * cell
+        label(ax, gx - 0.12, y + cell / 2, word, size=14, colour=INK, ha="right")
+        for j in range(4):
+            if j <= i:
+                grid_cell(gx + j * cell, y, "attn")
+            else:
+                grid_cell(gx + j * cell, y, None, colour=masked)
+    label(ax, gx - 0.95, top - 2 * cell, "queries", size=14, rotation=90)
+    label(ax, 2.75, 1.95, "4 query rows; the 4 keys and values", size=15, colour=INK)
+    label(ax, 2.75, 1.55, "are computed and stored in the cache", size=15, colour=INK)
+
+    # Right panel: one decoding step. The new token's query row against the cached keys plus its own.
+    gx = 6.55
+    label(ax, 8.1, 6.35, "2 · then, for each new token", size=18, colour=INK, weight="bold")
+    label(ax, gx + 2.5 * cell, top + 0.62, "keys: 4 from the cache + 1 new", size=14)
+    for j, word in enumerate(words + ["the"]):
+        label(ax, gx + j * cell + cell / 2, top + 0.27, word, size=14, colour=INK)
+    y = top - 2.5 * cell
+    label(ax, gx - 0.12, y + cell / 2, "the", size=14, colour=INK, ha="right")
+    label(ax, gx - 0.95, y + cell / 2, "query", size=14, rotation=90)
+    for j in range(4):
+        grid_cell(gx + j * cell, y, "embed", hatch="//")
+    grid_cell(gx + 4 * cell, y, "attn")
+    label(ax, 8.1, 1.95, "1 new query row, key and value; the query", size=15, colour=INK)
+    label(ax, 8.1, 1.55, "still reads all 5 keys: the step grows", size=15, colour=INK)
+    ax.plot([5.4, 5.4], [1.3, 6.6], color=MUTED, linewidth=1.2)
+
     # Legend.
-    for x0, kind, text, hatch in ((1.4, "attn", "K, V computed in this step", None),
-                                  (6.0, "embed", "K, V read from the cache", "//")):
-        ax.add_patch(Rectangle((x0, 0.3), 0.45, 0.4, facecolor=fill(kind), edgecolor=edge(kind), linewidth=2,
-                               hatch=hatch))
-        label(ax, x0 + 0.6, 0.5, text, size=15, colour=INK, ha="left")
+    for x0, kind, text, hatch, colour in ((0.45, "attn", "computed in this step", None, None),
+                                          (4.05, "embed", "read from the cache", "//", None),
+                                          (7.45, None, "masked (future)", None, masked)):
+        ax.add_patch(Rectangle((x0, 0.35), 0.45, 0.4, facecolor=colour or fill(kind),
+                               edgecolor=edge(kind) if kind else "#b0b0b0", linewidth=2, hatch=hatch))
+        label(ax, x0 + 0.6, 0.55, text, size=15, colour=INK, ha="left")
     return fig
 
 
