@@ -565,3 +565,519 @@ def check_05_5(answer):
                     "compare the outputs again.")
     return _off("Compare positions 0 to 4 of the two outputs with `torch.isclose(..., atol=1e-6)` and count the "
                 "positions where any number changed.")
+
+
+# ----------------------------------------------------------------------------- 06 · the transformer block
+
+
+def check_06_1(answer):
+    """answer = the number of parameters in one GPT-2 medium block"""
+    if answer is None:
+        return _not_attempted("set `answer` to the number of parameters")
+    from .block import TransformerBlock
+    from .config import GPT_CONFIG_124M, GPT_CONFIG_355M
+
+    def count(cfg):
+        with torch.device("meta"):
+            return sum(p.numel() for p in TransformerBlock(cfg).parameters())
+
+    expected = count(GPT_CONFIG_355M)
+    got = _number(answer)
+    if got == expected:
+        return _correct(f"{expected:,} = 12·d² + 10·d with d = 1024: 4/3 as wide, about 1.78 times the parameters.")
+    if got == count(GPT_CONFIG_124M):
+        return _off("That is GPT-2 small's block (d = 768). Build it from `GPT_CONFIG_355M`.")
+    d = GPT_CONFIG_355M["emb_dim"]
+    if got == 12 * d * d:
+        return _off("The weight matrices are right; add the biases and the layer norms' scale and shift (10·d).")
+    return _off("Build `TransformerBlock(GPT_CONFIG_355M)` inside `with torch.device('meta'):` and count.")
+
+
+def check_06_2(answer):
+    """answer = (first three tokens unchanged?, last token unchanged?) after changing the last token"""
+    if answer is None:
+        return _not_attempted("set `answer = (first_three_unchanged, last_unchanged)`, two booleans")
+    if not _pair(answer):
+        return _off("The answer should be a pair of booleans: `(first three unchanged, last unchanged)`.")
+    got = (bool(answer[0]), bool(answer[1]))
+    if got == (True, False):
+        return _correct("The first three outputs do not move and the last one does: nothing leaks backwards.")
+    if got == (True, True):
+        return _off("If even the last output did not change, the input was not changed: overwrite "
+                    "`x_changed[:, -1, :]` on a *clone* of x and run the block on both.")
+    if got[0] is False:
+        return _off("The earlier outputs should not move. Is the block in eval mode (dropout off) and the "
+                    "comparison limited to positions 0 to 2 (`[:, :3]`) with a tolerance?")
+    return _off("Compare `before[:, :3]` with `after[:, :3]`, and `before[:, 3]` with `after[:, 3]`.")
+
+
+def check_06_3(answer):
+    """answer = the largest absolute difference between the zeroed block's output and its input"""
+    if answer is None:
+        return _not_attempted("set `answer` to `(tiny(z) - z).abs().max()`")
+    got = _number(answer)
+    if got is None:
+        return _off("The answer should be one number: the largest absolute difference.")
+    if got == 0:
+        return _correct("Exactly 0: both branches output zeros, so the block computes x + 0 + 0.")
+    return _off("Not exactly zero yet. Zero the weight *and* the bias of both `att.out_proj` and `ff.layers[2]` "
+                "(inside `torch.no_grad()`), and use eval mode.")
+
+
+def _update_ratio(block, x):
+    with torch.no_grad():
+        def update(z):
+            return (block(z) - z).norm(dim=-1).mean()
+        return (update(100 * x) / update(x)).item()
+
+
+def check_06_4(answer):
+    """answer = (update ratio with LayerNorm, update ratio without), for inputs 100·x against x"""
+    if answer is None:
+        return _not_attempted("set `answer = (ratio_with_layernorm, ratio_without_layernorm)`")
+    if not _pair(answer):
+        return _off("The answer should be a pair of ratios: `(with LayerNorm, without)`.")
+    from .block import TransformerBlock
+    from .config import GPT_CONFIG_124M
+
+    torch.manual_seed(123)
+    x = torch.rand(2, 4, 768)
+    torch.manual_seed(123)
+    block = TransformerBlock(GPT_CONFIG_124M).eval()
+    with_ln = _update_ratio(block, x)
+    block.norm1, block.norm2 = nn.Identity(), nn.Identity()
+    without = _update_ratio(block, x)
+    a, b = _number(answer[0]), _number(answer[1])
+    if a is None or b is None:
+        return _off("Both entries should be numbers.")
+    if _close(a, with_ln, 0.01) and _close(b, without, 0.02 * without):
+        return _correct(f"About {with_ln:.2f} with LayerNorm and {without:.0f} without: normalized, a block adds the "
+                        "same update whatever the scale of the stream; without it, the update grows with the input.")
+    if _close(a, without, 0.02 * without) and _close(b, with_ln, 0.01):
+        return _off("The two ratios are swapped: the first is the block as built, with its LayerNorms.")
+    return _off("Seed 123 before x = torch.rand(2, 4, 768) and again before the block; the update is "
+                "block(z) - z, its size the mean L2 norm over tokens; compare z = 100 * x with z = x.")
+
+
+# ----------------------------------------------------------------------------- 07 · the GPT model
+
+
+def check_07_1(answer):
+    """answer = (first three positions unchanged?, last position unchanged?) after replacing the last token"""
+    if answer is None:
+        return _not_attempted("set `answer = (first_three_unchanged, last_unchanged)`, two booleans")
+    if not _pair(answer):
+        return _off("The answer should be a pair of booleans: `(first three unchanged, last unchanged)`.")
+    got = (bool(answer[0]), bool(answer[1]))
+    if got == (True, False):
+        return _correct("Only the last position's logits change: the whole model is causal, block after block.")
+    if got == (True, True):
+        return _off("The last position should change too. Replace the last id on a *clone* of the ids.")
+    return _off("The first three positions should not move. Use eval mode and compare `a[:, :3]` with "
+                "`b[:, :3]` with a tolerance of 1e-4.")
+
+
+def check_07_2(answer):
+    """answer = is the last position's output, without positions, unchanged by the swap after 12 blocks?"""
+    if answer is None:
+        return _not_attempted("set `answer` to True or False")
+    if not isinstance(answer, (bool, torch.Tensor)):
+        return _off("The answer should be True or False (the result of `torch.allclose`).")
+    if bool(answer) is False:
+        return _correct("It changes: from the second block on, the earlier positions' inputs depend on their own "
+                        "causal view, so order leaks in through the mask. GPT-2 still gives positions explicitly.")
+    return _off("Check again with n_blocks=12: after the first block the earlier tokens' vectors differ between "
+                "the two orders, because each one saw a different prefix.")
+
+
+def check_07_3(answer):
+    """answer = (logits shape, number of parameters, share of token embedding + output head)"""
+    if answer is None:
+        return _not_attempted("set `answer = (logits_shape, total_parameters, share)`")
+    if not _pair(answer, 3):
+        return _off("The answer should hold three things: `(logits shape, parameters, share)`.")
+    from .config import GPT_CONFIG_124M
+    from .model import GPTModel
+
+    cfg = {**GPT_CONFIG_124M, "context_length": 64, "emb_dim": 128, "n_heads": 4, "n_layers": 2}
+    with torch.device("meta"):
+        small = GPTModel(cfg)
+    shape = (3, 6, small.out_head.out_features)  # (batch, seq) from the input, scores from the head
+    total = sum(p.numel() for p in small.parameters())
+    share = (small.tok_emb.weight.numel() + small.out_head.weight.numel()) / total
+    if _shape(answer[0]) != shape:
+        return _off(f"The logits' shape: batch and sequence come from the input (3, 6), the last dimension from "
+                    f"the vocabulary. You wrote {answer[0]}.")
+    if _number(answer[1]) != total:
+        return _off("The shape is right; count the parameters with `sum(p.numel() for p in small.parameters())`.")
+    if _close(answer[2], share * 100, 0.1):
+        return _off("Give the share as a fraction between 0 and 1, not a percentage.")
+    if not _close(answer[2], share, 1e-3):
+        return _off("Shape and count are right. The share is (token embedding + output head) / total.")
+    return _correct(f"{shape}, {total:,} parameters, {share:.4f} of them in the two vocabulary matrices.")
+
+
+# ----------------------------------------------------------------------------- 08 · counting parameters
+
+
+def check_08_1(answer):
+    """answer = (tied count of the small model, tied count of XL), both with qkv_bias=True"""
+    if answer is None:
+        return _not_attempted("set `answer = (small_tied, xl_tied)`")
+    if not _pair(answer):
+        return _off("The answer should be a pair: `(small model, XL model)`, tied, with qkv biases.")
+    from .config import GPT2_CONFIGS
+    from .params import count_parameters_tied, meta_model
+
+    def tied(name, qkv_bias):
+        return count_parameters_tied(meta_model({**GPT2_CONFIGS[name], "qkv_bias": qkv_bias}))
+
+    names = ("gpt2-small (124M)", "gpt2-xl (1558M)")
+    expected = tuple(tied(n, True) for n in names)
+    got = (_number(answer[0]), _number(answer[1]))
+    if got == expected:
+        return _correct(f"{expected[0]:,} and {expected[1]:,}: the released checkpoints' sizes.")
+    if got == tuple(tied(n, False) for n in names):
+        return _off("Those are the counts without qkv biases. Build the configs with `qkv_bias=True`.")
+    return _off("Use `count_parameters_tied(meta_model({**cfg, 'qkv_bias': True}))` for both sizes.")
+
+
+def check_08_2(answer):
+    """answer = (parameters gained with context 2048, list of the breakdown entries that change)"""
+    if answer is None:
+        return _not_attempted("set `answer = (gain, [names of the parts that change])`")
+    if not _pair(answer):
+        return _off("The answer should be a pair: `(gain, list of changed parts)`.")
+    from .config import GPT_CONFIG_124M
+    from .params import meta_model, parameter_breakdown
+
+    before = parameter_breakdown(meta_model(GPT_CONFIG_124M))
+    after = parameter_breakdown(meta_model({**GPT_CONFIG_124M, "context_length": 2048}))
+    gain = sum(after.values()) - sum(before.values())
+    changed = [k for k in before if before[k] != after[k]]
+    got_gain = _number(answer[0])
+    if got_gain is not None and got_gain > gain:
+        return _off("The causal mask grows too, but it is a buffer, not a parameter: it is never trained and "
+                    "not counted. Only the position table grows.")
+    if got_gain != gain:
+        return _off(f"1024 more positions, each a row of 768 numbers. You wrote {answer[0]}.")
+    if not isinstance(answer[1], (list, tuple, set)) or list(answer[1]) != changed:
+        return _off(f"The gain is right. Which entries of `parameter_breakdown` differ? (Expected {len(changed)}.)")
+    return _correct(f"{gain:,} more, all in the {changed[0]}.")
+
+
+def check_08_3(answer):
+    """answer = a function cfg -> untied total parameters, without building a model"""
+    if answer is None:
+        return _not_attempted("set `answer = total_from_config`, your function (not its result)")
+    if not callable(answer):
+        return _off("The answer should be the function itself, e.g. `answer = total_from_config`.")
+    from .config import GPT2_CONFIGS
+    from .params import count_parameters, meta_model
+
+    for name, cfg in GPT2_CONFIGS.items():
+        for qkv_bias in (False, True):
+            c = {**cfg, "qkv_bias": qkv_bias}
+            expected, got = count_parameters(meta_model(c)), answer(c)
+            if got == expected:
+                continue
+            d, v, n = c["emb_dim"], c["vocab_size"], c["n_layers"]
+            gap = expected - got if isinstance(got, int) else None
+            hints = {2 * d: "the final norm (2·d)", d * v: "the output head (d·vocab)",
+                     n * 3 * d: "the qkv biases (3·d per block when qkv_bias is True)",
+                     n * d: "the output projection's bias (d per block)", n * 4 * d: "the layer norms (4·d per block)",
+                     c["context_length"] * d: "the position embedding"}
+            missing = hints.get(gap, "a part of the model")
+            return _off(f"For {name} with qkv_bias={qkv_bias} the formula gives {got!r}, the model {expected:,}; "
+                        f"the difference looks like {missing}.")
+    return _correct("Your formula matches the model for all four sizes, with and without qkv biases.")
+
+
+# ----------------------------------------------------------------------------- 09 · generating text
+
+
+def _generated_after(prompt, new_tokens):
+    from .config import GPT_CONFIG_124M
+    from .generate import generate_text_simple
+    from .model import GPTModel
+    from .tokenizer import get_tokenizer, text_to_token_ids
+
+    torch.manual_seed(123)
+    model = GPTModel(GPT_CONFIG_124M).eval()
+    ids = text_to_token_ids(prompt, get_tokenizer())
+    with torch.no_grad():
+        return generate_text_simple(model, ids, new_tokens, GPT_CONFIG_124M["context_length"])
+
+
+def check_09_1(answer):
+    """answer = the (2, 7) tensor generated from the batch "Hello, I am" + "Every effort moves you" """
+    if answer is None:
+        return _not_attempted("set `answer = batch_out`, the generated (2, 7) tensor")
+    from .tokenizer import get_tokenizer, text_to_token_ids
+
+    if not isinstance(answer, torch.Tensor):
+        return _off("The answer should be the tensor of ids that `generate_text_simple` returned.")
+    answer = answer.cpu()
+    if tuple(answer.shape) != (2, 7):
+        return _off(f"Expected shape (2, 7): two texts of 4 tokens plus 3 new ones; got {tuple(answer.shape)}.")
+    tokenizer = get_tokenizer()
+    prompts = torch.cat([text_to_token_ids(t, tokenizer) for t in ("Hello, I am", "Every effort moves you")])
+    if not torch.equal(answer[:, :4], prompts):
+        return _off("The first four ids of each row should be the two prompts, in this order.")
+    if not torch.equal(answer[:1], _generated_after("Hello, I am", 3)):
+        return _off("Row 0 differs from generating from 'Hello, I am' alone. Use the notebook's model "
+                    "(seed 123, eval mode) for both runs.")
+    return _correct("Row 0 is exactly the single run: the rows of a batch do not influence each other.")
+
+
+def check_09_2(answer):
+    """answer = (input lengths with the tiny model, input lengths with GPT-2 124M), 6 steps each"""
+    if answer is None:
+        return _not_attempted("set `answer = (tiny_lengths, big_lengths)`, two lists")
+    if not _pair(answer):
+        return _off("The answer should be a pair of lists: `(tiny model, GPT-2 124M)`.")
+    prompt_len, steps = 4, 6
+    expected = ([min(prompt_len + s, 4) for s in range(steps)], [min(prompt_len + s, 1024) for s in range(steps)])
+    got = (list(answer[0]), list(answer[1]))
+    if got == expected:
+        return _correct("The tiny model always reads its 4-token window; GPT-2 reads one more token each step.")
+    if got == expected[::-1]:
+        return _off("The two lists are swapped: the first is the tiny model (context 4).")
+    if len(got[0]) != steps or len(got[1]) != steps:
+        return _off("Each list should have one length per step: 6 steps, 6 lengths.")
+    return _off("Record `args[0].shape[1]` in a forward pre-hook, on each model, while generating 6 tokens.")
+
+
+def check_09_3(answer):
+    """answer = (what max_new_tokens=0 returns, the error for context_size=2048)"""
+    if answer is None:
+        return _not_attempted("set `answer = (result_with_zero_new_tokens, err)`")
+    if not _pair(answer):
+        return _off("The answer should be a pair: `(returned tensor, the error)`.")
+    from .tokenizer import get_tokenizer, text_to_token_ids
+
+    prompt = text_to_token_ids("Hello, I am", get_tokenizer())
+    result, err = answer
+    if not isinstance(result, torch.Tensor) or not torch.equal(result.cpu(), prompt):
+        return _off("With zero new tokens the function returns the prompt unchanged: the ids of 'Hello, I am'.")
+    if not _is_exception_class(err, ValueError):
+        return _off("A window larger than the model's 1024 positions is refused with a ValueError before any "
+                    f"computation; you gave {err!r}.")
+    return _correct("The prompt comes back unchanged, and context_size=2048 is refused with a clear ValueError.")
+
+
+# ----------------------------------------------------------------------------- 11 · sampling
+
+_TOY_WORDS = ["mat", "sofa", "floor", "bed", "roof", "chair", "table", "keyboard", "moon", "banana"]
+_TOY_LOGITS = [4.0, 3.0, 2.8, 2.5, 2.0, 1.6, 1.0, 0.2, -1.0, -2.0]
+
+
+def _kept(filtered):
+    return [w for w, keep in zip(_TOY_WORDS, torch.isfinite(filtered).tolist()) if keep]
+
+
+def check_11_1(answer):
+    """answer = how many of 1,000 draws at T = 0.05 are "mat" (generator seeded with 123)"""
+    if answer is None:
+        return _not_attempted("set `answer` to the number of 'mat' draws")
+    from .sampling import next_token_probs
+
+    toy = torch.tensor(_TOY_LOGITS)
+
+    def count(t):
+        draws = torch.multinomial(next_token_probs(toy, temperature=t), 1000, replacement=True,
+                                  generator=torch.Generator().manual_seed(123))
+        return int((draws == 0).sum())
+
+    expected = count(0.05)
+    got = _number(answer)
+    if got == expected:
+        return _correct(f"{expected} of 1000: at T = 0.05 'sofa' is e^-20 times as likely as 'mat', so sampling "
+                        "behaves like greedy decoding.")
+    if got == count(1.0):
+        return _off("That is the count at T = 1. Use `temperature=0.05`.")
+    return _off("Draw 1000 samples from `next_token_probs(toy_logits, temperature=0.05)` with "
+                "`torch.Generator().manual_seed(123)` and count the zeros ('mat' is id 0).")
+
+
+def check_11_2(answer):
+    """answer = (words kept by top_p=0.5, words kept by top_p=0.45)"""
+    if answer is None:
+        return _not_attempted("set `answer = (words_kept_at_0_5, words_kept_at_0_45)`, two lists of words")
+    if not _pair(answer):
+        return _off("The answer should be a pair of word lists.")
+    from .sampling import top_p_filter
+
+    toy = torch.tensor(_TOY_LOGITS)
+    expected = (_kept(top_p_filter(toy, 0.5)), _kept(top_p_filter(toy, 0.45)))
+    got = (list(answer[0]), list(answer[1]))
+    if got == expected:
+        return _correct(f"{expected[0]} and {expected[1]}: a word stays while the mass *before* it is below top_p.")
+    if got[0] == expected[0]:
+        return _off("0.5 is right. At 0.45, 'mat' alone (0.4546) already reaches 0.45, so the next word's mass "
+                    "before it is not below top_p any more.")
+    if got[0] == expected[0][:1]:
+        return _off("'sofa' has 0.4546 of mass before it, which is below 0.5, so it stays.")
+    return _off("Use the 'mass before' column: keep a word while the probability of the words before it is "
+                "below top_p.")
+
+
+def check_11_3(answer):
+    """answer = (words kept by top_p=0.9 at T = 1, at T = 2), as counts"""
+    if answer is None:
+        return _not_attempted("set `answer = (count_at_T1, count_at_T2)` for top_p=0.9")
+    if not _pair(answer):
+        return _off("The answer should be a pair of counts: top_p=0.9 at T = 1 and at T = 2.")
+    from .sampling import top_p_filter
+
+    toy = torch.tensor(_TOY_LOGITS)
+    expected = (len(_kept(top_p_filter(toy, 0.9))), len(_kept(top_p_filter(toy / 2.0, 0.9))))
+    got = (_number(answer[0]), _number(answer[1]))
+    if got == expected:
+        return _correct(f"{expected[0]} and {expected[1]} words: a higher temperature flattens the distribution, "
+                        "so top-p needs more words to reach 90%. (Top-k keeps the same 3 words at any T.)")
+    if got[0] == got[1]:
+        return _off("For top-k the count would not change, but top-p works on probabilities: divide the logits by "
+                    "T = 2 first and the distribution gets flatter.")
+    return _off("Count the words kept by `top_p_filter(toy_logits, 0.9)` and by `top_p_filter(toy_logits / 2, 0.9)`.")
+
+
+# ----------------------------------------------------------------------------- 12 · the KV cache
+
+
+def check_12_1(answer):
+    """answer = (MiB per sequence for GPT-2 small, MiB for GPT-2 XL with a batch of 8), float32, 1024 tokens"""
+    if answer is None:
+        return _not_attempted("set `answer = (small_mib, xl_batch_8_mib)`")
+    if not _pair(answer):
+        return _off("The answer should be a pair: `(GPT-2 small per sequence, GPT-2 XL batch of 8)`, in MiB.")
+    from .config import GPT2_CONFIGS
+
+    def mib(cfg, batch):
+        return 2 * batch * cfg["n_layers"] * cfg["context_length"] * cfg["emb_dim"] * 4 / 1024**2
+
+    expected = (mib(GPT2_CONFIGS["gpt2-small (124M)"], 1), mib(GPT2_CONFIGS["gpt2-xl (1558M)"], 8))
+    got = (_number(answer[0]), _number(answer[1]))
+    if None in got:
+        return _off("Both entries should be numbers of MiB.")
+    if _close(got[0], expected[0], 0.5) and _close(got[1], expected[1], 0.5):
+        return _correct(f"{expected[0]:.0f} MiB and {expected[1]:,.0f} MiB: linear in layers, width, context and batch.")
+    if _close(got[0], expected[0] / 2, 0.5):
+        return _off("Half of it: the cache stores keys *and* values, two tensors per layer.")
+    if _close(got[0], expected[0] * 1024**2, 1):
+        return _off("That is in bytes; divide by 1024² for MiB.")
+    return _off("Per layer: keys and values of shape (batch, n_heads, 1024, head_dim), 4 bytes each.")
+
+
+def check_12_2(answer):
+    """answer = (query rows computed per call, key rows read per call) for chunks of 4, 1, 1, 1 tokens"""
+    if answer is None:
+        return _not_attempted("set `answer = (query_rows, key_rows)`, two lists")
+    if not _pair(answer):
+        return _off("The answer should be a pair of lists: `(query rows, key rows)`.")
+    chunks = [4, 1, 1, 1]
+    expected = (chunks, [sum(chunks[:i + 1]) for i in range(len(chunks))])
+    got = (list(answer[0]), list(answer[1]))
+    if got == expected:
+        return _correct("Queries only for the new positions (4, 1, 1, 1); keys for everything so far (4, 5, 6, 7): "
+                        "a query is used once, keys and values again at every later step.")
+    if got == expected[::-1]:
+        return _off("The two lists are swapped: queries are computed only for the new tokens.")
+    return _off("Record the query layer's output length with a forward hook, and the cache length after each call.")
+
+
+def check_12_3(answer):
+    """answer = [keys unchanged after the slide?] per layer, for the copy without position embeddings"""
+    if answer is None:
+        return _not_attempted("set `answer` to the list of booleans, one per layer")
+    from .config import GPT_CONFIG_124M
+    from .model import GPTModel
+
+    cfg = {**GPT_CONFIG_124M, "context_length": 8, "emb_dim": 32, "n_heads": 2, "n_layers": 2, "drop_rate": 0.0}
+    torch.manual_seed(123)
+    model = GPTModel(cfg).eval()
+    with torch.no_grad():
+        model.pos_emb.weight.zero_()
+    ids = torch.randint(0, cfg["vocab_size"], (1, 9))
+    keys = {}
+    hooks = [b.att.W_key.register_forward_hook(lambda m, i, out, n=n: keys.update({n: out}))
+             for n, b in enumerate(model.trf_blocks)]
+    expected = []
+    with torch.no_grad():
+        model(ids[:, 0:8])
+        before = dict(keys)
+        model(ids[:, 1:9])
+    for hook in hooks:
+        hook.remove()
+    expected = [torch.allclose(before[n][:, 1:8], keys[n][:, 0:7], atol=1e-4) for n in range(cfg["n_layers"])]
+    try:
+        got = [bool(v) for v in answer]
+    except TypeError:
+        return _off("The answer should be a list of booleans, one per layer.")
+    if got == expected:
+        return _correct(f"{expected}: without positions the first layer's keys depend on the token alone; the "
+                        "second layer's keys mixed in the token that slid out, so they still change.")
+    if got == [False] * len(expected):
+        return _off("Did the position embeddings really become zero? Zero them on a *copy* of the model "
+                    "(`no_pos.pos_emb.weight.zero_()` under `torch.no_grad()`) and compare again.")
+    if got == [True] * len(expected):
+        return _off("The second layer's keys are computed from the first layer's outputs, which attended to "
+                    "the token that slid out of the window: look again.")
+    return _off("One boolean per layer: keys of the 7 shared tokens before and after the slide, `atol=1e-4`.")
+
+
+# ----------------------------------------------------------------------------- 13 · OpenAI's weights
+
+
+def check_13_1(answer):
+    """answer = the number of parameters GPT-2 124M's checkpoint stores (tied, with qkv biases)"""
+    if answer is None:
+        return _not_attempted("set `answer` to the tied count of GPT-2 124M")
+    from .config import GPT_CONFIG_124M
+    from .params import count_parameters_tied, meta_model
+
+    expected = count_parameters_tied(meta_model({**GPT_CONFIG_124M, "qkv_bias": True}))
+    without_bias = count_parameters_tied(meta_model(GPT_CONFIG_124M))
+    got = _number(answer)
+    if got == expected:
+        return _correct(f"{expected:,}: {expected - without_bias:,} more than notebook 08's {without_bias:,}, "
+                        "the query, key and value biases.")
+    if got == without_bias:
+        return _off("That is notebook 08's count. GPT-2's checkpoint has query, key and value biases "
+                    "(`config_from_hf` sets qkv_bias=True).")
+    if got is not None and got > expected:
+        return _off("Subtract the head: the file stores the vocabulary matrix once, as `wte`.")
+    return _off("Build the model from `config_from_hf(...)` on the meta device and subtract the head.")
+
+
+def check_13_2(answer):
+    """answer = the keys in which config_from_hf(gpt2-medium's config) differs from GPT_CONFIG_355M"""
+    if answer is None:
+        return _not_attempted("set `answer` to the set of keys that differ, e.g. `{'a', 'b'}`")
+    from .config import GPT_CONFIG_355M
+    from .pretrained import config_from_hf
+
+    medium = config_from_hf({"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_embd": 1024,
+                             "n_head": 16, "n_layer": 24})
+    expected = {k for k in medium if medium[k] != GPT_CONFIG_355M[k]}
+    try:
+        got = set(answer)
+    except TypeError:
+        return _off("The answer should be a collection of key names.")
+    if got == expected:
+        return _correct(f"Only {sorted(expected)}: the sizes agree, and the code needs no change at all.")
+    if got & {"emb_dim", "n_layers", "n_heads"}:
+        return _off("The sizes (1024, 24 layers, 16 heads) are the same in both: GPT_CONFIG_355M is medium's config.")
+    return _off("Compare `config_from_hf(...)` with GPT_CONFIG_355M key by key; two choices of this series differ.")
+
+
+def check_13_3(answer):
+    """answer = the error raised when h.0.mlp.c_fc.weight has the nn.Linear layout"""
+    if answer is None:
+        return _not_attempted("catch the error with `except Exception as err:` and set `answer = err`")
+    if not isinstance(answer, ValueError):
+        return _off(f"Loading should stop with a ValueError (the exception object, not its class); you gave {answer!r}.")
+    if "h.0.mlp.c_fc.weight" not in str(answer):
+        return _off("A ValueError, but about something else: the message should name h.0.mlp.c_fc.weight. Did "
+                    "you transpose that tensor, and only that one?")
+    return _correct("A ValueError naming the tensor and both shapes, before any model is built.")
