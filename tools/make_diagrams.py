@@ -559,6 +559,59 @@ def kv_cache():
     return fig
 
 
+def pre_post_ln():
+    fig, ax = canvas(8.3, "Where the LayerNorm goes: post-LN and pre-LN")
+    w, h = 2.3, 0.58
+    blue = COLOURS["block"]
+
+    # Left: post-LN (2017). The main path runs through the norms; the shortcuts skip only the branches.
+    cx = 2.9
+    label(ax, cx - 0.3, 7.25, "post-LN (original transformer, 2017)", size=16, colour=INK, weight="bold")
+    label(ax, cx, 0.55, "x", size=17, colour=INK)
+    att = Box(ax, cx, 1.75, w, h, "attention", kind="attn", title_pt=15)
+    plus(ax, cx, 2.65)
+    ln1 = Box(ax, cx, 3.45, w, h, "LayerNorm", kind="norm", title_pt=15)
+    ff = Box(ax, cx, 4.55, w, h, "feed-forward", kind="ff", title_pt=15)
+    plus(ax, cx, 5.45)
+    ln2 = Box(ax, cx, 6.25, w, h, "LayerNorm", kind="norm", title_pt=15)
+    arrow(ax, (cx, 0.75), att.bottom)
+    arrow(ax, att.top, (cx, 2.39))
+    arrow(ax, (cx, 2.91), ln1.bottom)
+    arrow(ax, ln1.top, ff.bottom)
+    arrow(ax, ff.top, (cx, 5.19))
+    arrow(ax, (cx, 5.71), ln2.bottom)
+    arrow(ax, ln2.top, (cx, 6.85))
+    path(ax, [(cx, 1.1), (cx - 1.75, 1.1), (cx - 1.75, 2.65), (cx - 0.26, 2.65)], colour=blue)
+    path(ax, [(cx, 3.95), (cx - 1.75, 3.95), (cx - 1.75, 5.45), (cx - 0.26, 5.45)], colour=blue)
+    label(ax, cx + 0.25, 7.0, "out", size=15, colour=INK, ha="left")
+    label(ax, 2.7, 0.15, "shortcuts also pass through the norms", size=13)
+
+    # Right: pre-LN (GPT-2). The residual stream is a plain running sum; each branch normalizes its input.
+    sx, bx = 6.55, 8.45
+    label(ax, 8.0, 7.25, "pre-LN (GPT-2)", size=16, colour=INK, weight="bold")
+    label(ax, sx, 0.55, "x", size=17, colour=INK)
+    ln1 = Box(ax, bx, 1.7, w, h, "LayerNorm", kind="norm", title_pt=15)
+    att = Box(ax, bx, 2.6, w, h, "attention", kind="attn", title_pt=15)
+    plus(ax, sx, 3.35)
+    ln2 = Box(ax, bx, 4.2, w, h, "LayerNorm", kind="norm", title_pt=15)
+    ff = Box(ax, bx, 5.1, w, h, "feed-forward", kind="ff", title_pt=15)
+    plus(ax, sx, 5.85)
+    arrow(ax, (sx, 0.75), (sx, 3.09), colour=blue)
+    arrow(ax, (sx, 3.61), (sx, 5.59), colour=blue)
+    arrow(ax, (sx, 6.11), (sx, 6.85), colour=blue)
+    path(ax, [(sx, 1.1), (bx, 1.1), ln1.bottom])
+    arrow(ax, ln1.top, att.bottom)
+    path(ax, [att.top, (bx, 3.35), (sx + 0.26, 3.35)])
+    path(ax, [(sx, 3.75), (bx, 3.75), ln2.bottom])
+    arrow(ax, ln2.top, ff.bottom)
+    path(ax, [ff.top, (bx, 5.85), (sx + 0.26, 5.85)])
+    label(ax, sx - 0.2, 7.0, "out", size=15, colour=INK, ha="right")
+    label(ax, sx - 0.25, 4.6, "residual stream", size=13, colour=blue, rotation=90)
+    label(ax, 8.1, 0.15, "a plain running sum; a final LayerNorm at the end", size=13)
+    ax.plot([5.4, 5.4], [0.4, 7.0], color=MUTED, linewidth=1.2)
+    return fig
+
+
 DIAGRAMS = {
     "gpt_overview.png": gpt_overview,
     "transformer_block.png": transformer_block,
@@ -569,6 +622,7 @@ DIAGRAMS = {
     "generation_loop.png": generation_loop,
     "parameter_map.png": parameter_map,
     "kv_cache.png": kv_cache,
+    "pre_post_ln.png": pre_post_ln,
 }
 
 
