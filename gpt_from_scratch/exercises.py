@@ -293,12 +293,12 @@ def check_02_3(answer):
     if got is None:
         return _off("The answer should be one number: the largest absolute difference.")
     if 0 <= got <= 1e-4:
-        return _correct(f"A difference of about {gap:.1e}: only `eps`, added to a variance 100 times larger, "
+        return _correct("A difference far below 1e-4: only `eps`, added to a variance 100 times larger, "
                         "breaks the symmetry.")
     if got > 1:
         return _off("That difference is large. Compare LayerNorm(10 * x + 3) with LayerNorm(x) itself, not with "
                     "10 * LayerNorm(x) + 3: the normalization removes the shift and the scale.")
-    return _off(f"Expected a tiny number (here about {gap:.1e}); check that both sides use the same `x`.")
+    return _off(f"Expected a tiny number (the checker measures {gap:.0e}); check that both sides use the same `x`.")
 
 
 # ----------------------------------------------------------------------------- 03 · GELU and feed-forward
