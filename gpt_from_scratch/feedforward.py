@@ -1,7 +1,5 @@
 """Notebook 03: the GELU activation and the position-wise feed-forward network."""
 
-import math
-
 import torch
 import torch.nn as nn
 
@@ -13,8 +11,11 @@ class GELU(nn.Module):
         super().__init__()
 
     def forward(self, x):
-        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3))
-        return 0.5 * x * (1.0 + torch.tanh(inner))
+        # The seed code's expression order (a float32 constant sqrt(2/pi), then 0.5 * x * (...)): the same
+        # order gives bit-identical outputs *and* gradients to the reference implementation.
+        return 0.5 * x * (1 + torch.tanh(
+            torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * torch.pow(x, 3))
+        ))
 
 
 class FeedForward(nn.Module):

@@ -69,10 +69,50 @@ def test_teaches_in_prose(path):
     for heading in ("Learning goals", "Summary", "Exercise"):
         assert re.search(rf"^#+ .*{heading}", markdown, re.M | re.I), f"{path.name} lacks a '{heading}' heading"
     assert "<details>" in markdown, f"{path.name} has no revealable solution"
+    for problem in exercise_problems(nb, path.name[:2]):
+        pytest.fail(f"{path.name}: {problem}")
     # Explanation before each code step: no two code cells in a row without prose between them.
     kinds = [c.cell_type for c in nb.cells]
     assert kinds[0] == "markdown"
     assert "code,code,code" not in ",".join(kinds), f"{path.name} has three code cells in a row"
+
+
+def exercise_problems(nb, number):
+    """What is wrong with a notebook's exercises, as a list of messages (empty when all is well).
+
+    Each exercise (a markdown cell with "**Exercise k") keeps its reference solution inside <details>
+    and is followed by a learner cell: `answer = None` and the call of its checker `check_NN_k` from
+    gpt_from_scratch.exercises. No visible cell runs the solution.
+    """
+    problems = []
+    from gpt_from_scratch import exercises
+
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for k in re.findall(r"\*\*Exercise (\d+)", cell.source):
+            name = f"check_{number}_{k}"
+            after = cell.source[cell.source.index(f"**Exercise {k}"):]
+            if "<details>" not in after:
+                problems.append(f"exercise {k} has no solution inside <details>")
+            following = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
+            if following is None or following.cell_type != "code" or name not in following.source:
+                problems.append(f"exercise {k} is not followed by a cell that calls {name}")
+            elif "answer = None" not in following.source:
+                problems.append(f"exercise {k}: the learner cell should start from `answer = None`")
+            if not hasattr(exercises, name):
+                problems.append(f"gpt_from_scratch.exercises has no {name}")
+    return problems
+
+
+def test_exercise_check_can_fail():
+    import nbformat
+
+    md = nbformat.v4.new_markdown_cell("**Exercise 1.** Count.\n\n<details><summary>Solution</summary>42</details>")
+    good = nbformat.v4.new_code_cell("from gpt_from_scratch.exercises import check_00_1\n\nanswer = None\ncheck_00_1(answer)")
+    spoiled = nbformat.v4.new_code_cell("print(42)")
+    assert exercise_problems(nbformat.v4.new_notebook(cells=[md, good]), "00") == []
+    assert "not followed" in exercise_problems(nbformat.v4.new_notebook(cells=[md, spoiled]), "00")[0]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)

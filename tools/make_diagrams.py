@@ -181,7 +181,9 @@ def gpt_overview():
     for a, b in ((text, tokens), (tokens, ids)):
         arrow(ax, a.bottom, b.top)
     path(ax, [ids.bottom, (left, 4.92), (tok.cx, 4.92), tok.top])
-    path(ax, [(left, 4.92), (pos.cx, 4.92), pos.top])
+    # The position table is indexed by the positions 0 .. T-1, not by the token ids.
+    label(ax, pos.cx + 0.1, 4.83, "positions 0, 1, 2, 3", colour=INK)
+    arrow(ax, (pos.cx, 4.68), pos.top)
     path(ax, [tok.bottom, (tok.cx, 2.95), (left - 0.26, 2.95)])
     path(ax, [pos.bottom, (pos.cx, 2.95), (left + 0.26, 2.95)])
     arrow(ax, (left, 2.69), drop.top)
@@ -504,38 +506,109 @@ def parameter_map():
 
 
 def kv_cache():
-    fig, ax = canvas(7.2, "KV cache: compute each token's keys and values once")
-    words = ["The", "cat", "sat", "on", "the"]
-    cell = 0.6
-    for panel, cached in ((0.0, False), (5.4, True)):
-        gx, top = panel + 1.4, 5.05
-        label(ax, panel + 2.75, 6.1, "with a KV cache" if cached else "without a cache", size=18,
-              colour=INK, weight="bold")
-        for j, word in enumerate(words):
-            label(ax, gx + j * cell + cell / 2, top + 0.3, word, size=14, colour=INK)
-        label(ax, gx + 5 * cell + 0.55, top + 0.3, "new", size=14, colour=INK)
-        computed = 0
-        for i in range(5):
-            y = top - (i + 1) * cell - 0.02 * i
-            label(ax, gx - 0.15, y + cell / 2, f"step {i + 1}", size=14, colour=INK, ha="right")
-            for j in range(i + 1):
-                fresh = (not cached) or j == i
-                ax.add_patch(Rectangle((gx + j * cell, y), cell, cell, linewidth=2,
-                                       facecolor=fill("attn") if fresh else fill("embed"),
-                                       edgecolor=edge("attn") if fresh else edge("embed"),
-                                       hatch=None if fresh else "//"))
-            computed += i + 1 if not cached else 1
-            label(ax, gx + 5 * cell + 0.55, y + cell / 2, str(i + 1 if not cached else 1), size=15, colour=INK)
-        label(ax, panel + 2.75, 1.55, f"{computed} key/value rows computed", size=16, colour=INK, weight="bold")
-        label(ax, panel + 2.75, 1.15, "every step redoes all tokens" if not cached else
-              "each step adds one row to the cache", size=14)
-    ax.plot([5.4, 5.4], [1.0, 6.4], color=MUTED, linewidth=1.2)
+    fig, ax = canvas(7.4, "KV cache: prefill once, then one query row per token")
+    words = ["The", "cat", "sat", "on"]
+    cell = 0.62
+    masked = "#e6e6e6"  # masked (future) cells: light grey, as in notebook 05's attention plots
+
+    def grid_cell(x, y, kind, hatch=None, colour=None):
+        ax.add_patch(Rectangle((x, y), cell, cell, linewidth=2, hatch=hatch,
+                               facecolor=colour or fill(kind), edgecolor=edge(kind) if kind else "#b0b0b0"))
+
+    # Left panel: prefill. The prompt's queries (rows) against its keys (columns), causal.
+    gx, top = 1.55, 5.2
+    label(ax, 2.75, 6.35, "1 · prefill: the prompt, once", size=18, colour=INK, weight="bold")
+    label(ax, gx + 2 * cell, top + 0.62, "keys of the prompt", size=14)
+    for j, word in enumerate(words):
+        label(ax, gx + j * cell + cell / 2, top + 0.27, word, size=14, colour=INK)
+    for i, word in enumerate(words):
+        y = top - (i + 1) * cell
+        label(ax, gx - 0.12, y + cell / 2, word, size=14, colour=INK, ha="right")
+        for j in range(4):
+            if j <= i:
+                grid_cell(gx + j * cell, y, "attn")
+            else:
+                grid_cell(gx + j * cell, y, None, colour=masked)
+    label(ax, gx - 0.95, top - 2 * cell, "queries", size=14, rotation=90)
+    label(ax, 2.75, 1.95, "4 query rows; the 4 keys and values", size=15, colour=INK)
+    label(ax, 2.75, 1.55, "are computed and stored in the cache", size=15, colour=INK)
+
+    # Right panel: one decoding step. The new token's query row against the cached keys plus its own.
+    gx = 6.55
+    label(ax, 8.1, 6.35, "2 · then, for each new token", size=18, colour=INK, weight="bold")
+    label(ax, gx + 2.5 * cell, top + 0.62, "keys: 4 from the cache + 1 new", size=14)
+    for j, word in enumerate(words + ["the"]):
+        label(ax, gx + j * cell + cell / 2, top + 0.27, word, size=14, colour=INK)
+    y = top - 2.5 * cell
+    label(ax, gx - 0.12, y + cell / 2, "the", size=14, colour=INK, ha="right")
+    label(ax, gx - 0.95, y + cell / 2, "query", size=14, rotation=90)
+    for j in range(4):
+        grid_cell(gx + j * cell, y, "embed", hatch="//")
+    grid_cell(gx + 4 * cell, y, "attn")
+    label(ax, 8.1, 1.95, "1 new query row, key and value; the query", size=15, colour=INK)
+    label(ax, 8.1, 1.55, "still reads all 5 keys: the step grows", size=15, colour=INK)
+    ax.plot([5.4, 5.4], [1.3, 6.6], color=MUTED, linewidth=1.2)
+
     # Legend.
-    for x0, kind, text, hatch in ((1.4, "attn", "K, V computed in this step", None),
-                                  (6.0, "embed", "K, V read from the cache", "//")):
-        ax.add_patch(Rectangle((x0, 0.3), 0.45, 0.4, facecolor=fill(kind), edgecolor=edge(kind), linewidth=2,
-                               hatch=hatch))
-        label(ax, x0 + 0.6, 0.5, text, size=15, colour=INK, ha="left")
+    for x0, kind, text, hatch, colour in ((0.45, "attn", "computed in this step", None, None),
+                                          (4.05, "embed", "read from the cache", "//", None),
+                                          (7.45, None, "masked (future)", None, masked)):
+        ax.add_patch(Rectangle((x0, 0.35), 0.45, 0.4, facecolor=colour or fill(kind),
+                               edgecolor=edge(kind) if kind else "#b0b0b0", linewidth=2, hatch=hatch))
+        label(ax, x0 + 0.6, 0.55, text, size=15, colour=INK, ha="left")
+    return fig
+
+
+def pre_post_ln():
+    fig, ax = canvas(8.3, "Where the LayerNorm goes: post-LN and pre-LN")
+    w, h = 2.3, 0.58
+    blue = COLOURS["block"]
+
+    # Left: post-LN (2017). The main path runs through the norms; the shortcuts skip only the branches.
+    cx = 2.9
+    label(ax, cx - 0.3, 7.25, "post-LN (original transformer, 2017)", size=16, colour=INK, weight="bold")
+    label(ax, cx, 0.55, "x", size=17, colour=INK)
+    att = Box(ax, cx, 1.75, w, h, "attention", kind="attn", title_pt=15)
+    plus(ax, cx, 2.65)
+    ln1 = Box(ax, cx, 3.45, w, h, "LayerNorm", kind="norm", title_pt=15)
+    ff = Box(ax, cx, 4.55, w, h, "feed-forward", kind="ff", title_pt=15)
+    plus(ax, cx, 5.45)
+    ln2 = Box(ax, cx, 6.25, w, h, "LayerNorm", kind="norm", title_pt=15)
+    arrow(ax, (cx, 0.75), att.bottom)
+    arrow(ax, att.top, (cx, 2.39))
+    arrow(ax, (cx, 2.91), ln1.bottom)
+    arrow(ax, ln1.top, ff.bottom)
+    arrow(ax, ff.top, (cx, 5.19))
+    arrow(ax, (cx, 5.71), ln2.bottom)
+    arrow(ax, ln2.top, (cx, 6.85))
+    path(ax, [(cx, 1.1), (cx - 1.75, 1.1), (cx - 1.75, 2.65), (cx - 0.26, 2.65)], colour=blue)
+    path(ax, [(cx, 3.95), (cx - 1.75, 3.95), (cx - 1.75, 5.45), (cx - 0.26, 5.45)], colour=blue)
+    label(ax, cx + 0.25, 7.0, "out", size=15, colour=INK, ha="left")
+    label(ax, 2.7, 0.15, "shortcuts also pass through the norms", size=13)
+
+    # Right: pre-LN (GPT-2). The residual stream is a plain running sum; each branch normalizes its input.
+    sx, bx = 6.55, 8.45
+    label(ax, 8.0, 7.25, "pre-LN (GPT-2)", size=16, colour=INK, weight="bold")
+    label(ax, sx, 0.55, "x", size=17, colour=INK)
+    ln1 = Box(ax, bx, 1.7, w, h, "LayerNorm", kind="norm", title_pt=15)
+    att = Box(ax, bx, 2.6, w, h, "attention", kind="attn", title_pt=15)
+    plus(ax, sx, 3.35)
+    ln2 = Box(ax, bx, 4.2, w, h, "LayerNorm", kind="norm", title_pt=15)
+    ff = Box(ax, bx, 5.1, w, h, "feed-forward", kind="ff", title_pt=15)
+    plus(ax, sx, 5.85)
+    arrow(ax, (sx, 0.75), (sx, 3.09), colour=blue)
+    arrow(ax, (sx, 3.61), (sx, 5.59), colour=blue)
+    arrow(ax, (sx, 6.11), (sx, 6.85), colour=blue)
+    path(ax, [(sx, 1.1), (bx, 1.1), ln1.bottom])
+    arrow(ax, ln1.top, att.bottom)
+    path(ax, [att.top, (bx, 3.35), (sx + 0.26, 3.35)])
+    path(ax, [(sx, 3.75), (bx, 3.75), ln2.bottom])
+    arrow(ax, ln2.top, ff.bottom)
+    path(ax, [ff.top, (bx, 5.85), (sx + 0.26, 5.85)])
+    label(ax, sx - 0.2, 7.0, "out", size=15, colour=INK, ha="right")
+    label(ax, sx - 0.25, 4.6, "residual stream", size=13, colour=blue, rotation=90)
+    label(ax, 8.1, 0.15, "a plain running sum; a final LayerNorm at the end", size=13)
+    ax.plot([5.4, 5.4], [0.4, 7.0], color=MUTED, linewidth=1.2)
     return fig
 
 
@@ -549,6 +622,7 @@ DIAGRAMS = {
     "generation_loop.png": generation_loop,
     "parameter_map.png": parameter_map,
     "kv_cache.png": kv_cache,
+    "pre_post_ln.png": pre_post_ln,
 }
 
 
