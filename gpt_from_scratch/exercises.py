@@ -1081,3 +1081,70 @@ def check_13_3(answer):
         return _off("A ValueError, but about something else: the message should name h.0.mlp.c_fc.weight. Did "
                     "you transpose that tensor, and only that one?")
     return _correct("A ValueError naming the tensor and both shapes, before any model is built.")
+
+
+# ----------------------------------------------------------------------------- notebook 10: training
+
+
+def check_10_1(answer, model=None, loader=None, device="cpu"):
+    """Exercise 10.1: the cross-entropy of the first validation batch, computed by hand."""
+    if answer is None:
+        return _not_attempted("compute the loss of one batch with log_softmax and gather, then store it in answer")
+    if isinstance(answer, torch.Tensor):
+        return _off("answer is a tensor: turn it into a Python float with .item()")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return _off(f"answer should be a float, got {type(answer).__name__}")
+    from .train import calc_loss_batch
+
+    x, y = next(iter(loader))
+    with torch.no_grad():
+        expected = calc_loss_batch(x, y, model, device).item()
+    if abs(answer - expected) < 1e-4:
+        return _correct(f"{answer:.4f} is the loss calc_loss_batch gives: the mean of -ln p(target) over "
+                      f"{y.numel():,} positions")
+    if abs(answer + expected) < 1e-4:
+        return _off("the sign: the loss is the mean of the *negative* log-probabilities")
+    return _off(f"{answer:.4f} differs from calc_loss_batch's {expected:.4f}; did you use the first batch of "
+                "val_loader, log_softmax over the last dimension, and the targets (not the inputs) in gather?")
+
+
+def check_10_2(answer, untrained_loss=None, trained_loss=None):
+    """Exercise 10.2: perplexity = exp(loss), for the untrained and the trained model."""
+    if answer is None:
+        return _not_attempted("store (untrained, trained) perplexities, each math.exp of a loss")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return _off("answer should be a pair of perplexities: (untrained, trained)")
+    expected = (math.exp(untrained_loss), math.exp(trained_loss))
+    got = tuple(float(p) for p in answer)
+    if all(abs(g - e) <= 1e-6 * e for g, e in zip(got, expected)):
+        return _correct(f"untrained {got[0]:.0f}: as unsure as a uniform pick among about that many tokens; "
+                      f"trained {got[1]:.2f}: fewer than two candidates on average")
+    if all(abs(g - e) <= 1e-6 * e for g, e in zip(got, expected[::-1])):
+        return _off("the order: the untrained model's perplexity comes first")
+    if all(abs(g - loss) < 1e-6 for g, loss in zip(got, (untrained_loss, trained_loss))):
+        return _off("these are the losses themselves; the perplexity is math.exp(loss)")
+    return _off(f"expected about ({expected[0]:.1f}, {expected[1]:.3f}), got ({got[0]:.3f}, {got[1]:.3f})")
+
+
+def check_10_3(answer, model=None, tokenizer=None):
+    """Exercise 10.3: the share of grammatical sentences at temperature 1.5."""
+    if answer is None:
+        return _not_attempted("sample 20 stories at temperature 1.5 (seed 1) and store the grammatical share")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return _off(f"answer should be a number between 0 and 1, got {type(answer).__name__}")
+    if not 0 <= answer <= 1:
+        return _off(f"answer is {answer}: give a share between 0 and 1, not a percentage or a count")
+    from .stories import check_story
+    from .trained import write_stories
+
+    def rate(temperature):
+        checks = [check_story(s) for s in write_stories(model, tokenizer, "Once upon a time", n_stories=20,
+                                                        temperature=temperature, seed=1)]
+        return sum(sum(c.grammatical) for c in checks) / sum(len(c.sentences) for c in checks)
+
+    hot = rate(1.5)
+    if abs(answer - hot) < 1e-9:
+        return _correct(f"{100 * hot:.1f} % of the sentences are grammatical at temperature 1.5: a flatter "
+                      "distribution draws the unlikely, ungrammatical tokens more often")
+    return _off(f"at temperature 1.5 with seed 1 and no top-k the share is {hot:.3f}, not {answer:.3f}; "
+                "check the temperature, the seed and that top_k is left out")

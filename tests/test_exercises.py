@@ -553,3 +553,54 @@ def test_13_3(tmp_path):
         answer = err
     assert accepted(ex.check_13_3(answer))
     assert rejected(ex.check_13_3(ValueError("config.json is missing")), "h.0.mlp.c_fc.weight")
+
+
+# ----------------------------------------------------------------------------- notebook 10
+
+
+@pytest.fixture(scope="module")
+def story_model():
+    from gpt_from_scratch.stories import make_stories
+    from gpt_from_scratch.train import create_dataloader, encode_stories
+    from gpt_from_scratch.trained import load_trained_gpt
+
+    model, tokenizer = load_trained_gpt()
+    ids = encode_stories(make_stories(20, seed=11), tokenizer)
+    return model, tokenizer, create_dataloader(ids, 4, 64, 64, shuffle=False)
+
+
+def test_10_1(story_model):
+    model, _, loader = story_model
+    x, y = next(iter(loader))
+    with torch.no_grad():
+        log_probs = torch.log_softmax(model(x), dim=-1)
+    answer = -log_probs.gather(-1, y.unsqueeze(-1)).mean().item()
+    assert accepted(ex.check_10_1(answer, model, loader, "cpu"))
+    assert rejected(ex.check_10_1(-answer, model, loader, "cpu"), "sign")
+    wrong_targets = -log_probs.gather(-1, x.unsqueeze(-1)).mean().item()  # the inputs instead of the targets
+    assert rejected(ex.check_10_1(wrong_targets, model, loader, "cpu"), "targets")
+    assert rejected(ex.check_10_1(torch.tensor(answer), model, loader, "cpu"), ".item()")
+
+
+def test_10_2():
+    untrained, trained = 6.6, 0.46
+    assert accepted(ex.check_10_2((math.exp(untrained), math.exp(trained)), untrained, trained))
+    assert rejected(ex.check_10_2((untrained, trained), untrained, trained), "math.exp")
+    assert rejected(ex.check_10_2((math.exp(trained), math.exp(untrained)), untrained, trained), "order")
+
+
+def test_10_3(story_model):
+    from gpt_from_scratch.stories import check_story
+    from gpt_from_scratch.trained import write_stories
+
+    model, tokenizer, _ = story_model
+    checks = [check_story(s) for s in write_stories(model, tokenizer, "Once upon a time", n_stories=20,
+                                                    temperature=1.5, seed=1)]
+    answer = sum(sum(c.grammatical) for c in checks) / sum(len(c.sentences) for c in checks)
+    assert accepted(ex.check_10_3(answer, model, tokenizer))
+    assert rejected(ex.check_10_3(100 * answer, model, tokenizer), "share between 0 and 1")
+    cool = [check_story(s) for s in write_stories(model, tokenizer, "Once upon a time", n_stories=20,
+                                                  temperature=0.8, top_k=40, seed=1)]
+    cool_rate = sum(sum(c.grammatical) for c in cool) / sum(len(c.sentences) for c in cool)
+    assert cool_rate != answer
+    assert rejected(ex.check_10_3(cool_rate, model, tokenizer), "temperature")
