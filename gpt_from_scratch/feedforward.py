@@ -5,6 +5,9 @@ import math
 import torch
 import torch.nn as nn
 
+from .checks import check_features
+from .config import validate_config
+
 
 class GELU(nn.Module):
     """GELU with the tanh approximation that GPT-2 was trained with."""
@@ -13,6 +16,7 @@ class GELU(nn.Module):
         super().__init__()
 
     def forward(self, x):
+        check_features(x)
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3))
         return 0.5 * x * (1.0 + torch.tanh(inner))
 
@@ -22,6 +26,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
+        validate_config(cfg, required=["emb_dim"])
         self.layers = nn.Sequential(
             nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # (batch, seq, emb) -> (batch, seq, 4*emb)
             GELU(),
@@ -29,4 +34,5 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x):
+        check_features(x, self.layers[0].in_features)
         return self.layers(x)
