@@ -2,6 +2,7 @@
 
 import torch
 
+from .checks import check_gpt_model
 from .config import validate_config
 from .model import GPTModel
 
@@ -24,6 +25,7 @@ def meta_model(cfg):
 
 def parameter_breakdown(model):
     """Parameters per component, in the order seed 001 adds them up; the values sum to the total."""
+    check_gpt_model(model, fix="; count_parameters(model) works for any model")
     blocks = list(model.trf_blocks)
     return {
         "token embedding": model.tok_emb.weight.numel(),
