@@ -18,13 +18,13 @@ import torch
 
 from .checks import (
     check_bool,
-    check_gpt_model,
     check_non_negative_int,
     check_sample_args,
     check_sampling_args,
     check_token_ids,
     check_top_k_filter_args,
     check_top_p_filter_args,
+    has_attention_blocks,
 )
 from .kv_cache import KVCache, check_cache_ready, forward_with_cache, prefill
 
@@ -89,8 +89,6 @@ def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, e
     if not (isinstance(model, torch.nn.Module) and hasattr(model, "tok_emb") and hasattr(model, "pos_emb")):
         raise TypeError(f"model must be a GPTModel (with tok_emb and pos_emb), got {type(model).__name__}")
     check_bool(use_cache, "use_cache")
-    if use_cache:
-        check_gpt_model(model, fix="; the KV cache needs attention blocks, so pass use_cache=False")
     check_non_negative_int(max_new_tokens, "max_new_tokens")
     vocab_size = model.tok_emb.num_embeddings
     check_token_ids(idx, vocab_size, name="idx")
@@ -114,10 +112,12 @@ def generate(model, idx, max_new_tokens, temperature=0.0, top_k=None, top_p=None
     temperature 0 -> greedy; > 0 -> sample from softmax(logits / temperature) after optional top-k,
     then top-p filtering, drawing with `generator` when given (reproducible). The model reads at most
     its context_length last tokens. See the module docstring for `eos_id` and for train/eval mode.
+    Each call builds a fresh KV cache; a model without attention blocks (DummyGPTModel) runs without one.
     """
     check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache, generator)
     if max_new_tokens == 0:
         return idx
+    use_cache = use_cache and has_attention_blocks(model)  # DummyGPTModel has no keys and values to cache
     context_length = model.pos_emb.num_embeddings
     finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
     with torch.no_grad():

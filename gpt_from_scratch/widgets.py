@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .checks import MAX_CONTEXT_LENGTH, check_gpt_model, check_token_ids, has_attention_blocks
+from .checks import MAX_CONTEXT_LENGTH, check_gpt_model, check_token_ids
 from .config import GPT2_CONFIGS, GPT_CONFIG_124M
 from .display import rounded
 from .feedforward import GELU
@@ -206,7 +206,7 @@ def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123)
         model.eval()
         try:
             out = generate(model, ids.to(device), max_new_tokens, temperature=temperature, top_k=top_k,
-                           generator=generator, use_cache=has_attention_blocks(model)).cpu()
+                           generator=generator).cpu()
             with torch.no_grad():  # the logits of each step, recomputed from the same context window
                 steps = [model(out[:, :ids.shape[1] + s][:, -context:].to(device))[0, -1].cpu().double()
                          for s in range(out.shape[1] - ids.shape[1])]
