@@ -123,7 +123,7 @@ def text_to_token_ids(text, tokenizer=None):
 def _as_id_list(token_ids):
     """A list of Python ints from a tensor, a NumPy array or a list/tuple of ints; TypeError/ValueError otherwise."""
     if isinstance(token_ids, torch.Tensor) or type(token_ids).__module__ == "numpy":
-        if getattr(token_ids, "ndim", None) is None:  # a NumPy scalar
+        if token_ids.ndim == 0:  # a single id: a 0-D tensor or a NumPy scalar
             raise TypeError(f"token_ids must be a sequence of ids, got the single value {token_ids!r}; wrap it in a list")
         dtype = token_ids.dtype
         is_int = (not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
