@@ -32,7 +32,7 @@ class MultiHeadAttention(nn.Module):
 
     def attention_weights(self, x):
         """Causal attention weights, (batch, n_heads, seq, seq); each row sums to 1."""
-        check_sequence(x, self.W_query.in_features, self.mask.shape[0])
+        check_sequence(x, self.W_query, self.mask.shape[0])
         num_tokens = x.shape[1]
         queries = self.split_heads(self.W_query(x))            # (batch, n_heads, seq, head_dim)
         keys = self.split_heads(self.W_key(x))                 # (batch, n_heads, seq, head_dim)
@@ -43,7 +43,7 @@ class MultiHeadAttention(nn.Module):
         return torch.softmax(attn_scores / self.head_dim**0.5, dim=-1)
 
     def forward(self, x):
-        check_sequence(x, self.W_query.in_features, self.mask.shape[0])
+        check_sequence(x, self.W_query, self.mask.shape[0])
         b, num_tokens, _ = x.shape
         attn_weights = self.dropout(self.attention_weights(x))  # (batch, n_heads, seq, seq)
         values = self.split_heads(self.W_value(x))               # (batch, n_heads, seq, head_dim)

@@ -29,7 +29,7 @@ class TransformerBlock(nn.Module):
         self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
 
     def forward(self, x):
-        check_sequence(x, self.att.W_query.in_features, self.att.mask.shape[0])
+        check_sequence(x, self.att.W_query, self.att.mask.shape[0])
         # x: (batch, seq, emb_dim) everywhere below
         x = x + self.drop_shortcut(self.att(self.norm1(x)))  # shortcut around attention
         x = x + self.drop_shortcut(self.ff(self.norm2(x)))   # shortcut around the feed-forward net

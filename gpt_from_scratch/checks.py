@@ -73,41 +73,56 @@ def check_context_length(value, name="context_length"):
 # ----------------------------------------------------------------------------- tensors
 
 
-def check_tensor(x, name):
-    """A dense torch.Tensor with values (not on the meta device)."""
+def check_tensor(x, name, needs_values=True):
+    """A dense torch.Tensor; with `needs_values`, not on the meta device (which has shapes but no values)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.tensor(...)"
         )
     if x.layout != torch.strided:
         raise TypeError(f"{name} must be a dense tensor, got layout {x.layout}; convert it with {name}.to_dense()")
-    if x.is_meta:
+    if needs_values and x.is_meta:
         raise ValueError(
             f"{name} is on the meta device: it has a shape {list(x.shape)} but no values; build it on 'cpu' or a GPU"
         )
 
 
 def check_features(x, width=None, name="x"):
-    """A floating-point tensor whose last dimension is `width` (any width if None)."""
-    check_tensor(x, name)
+    """A floating-point tensor whose last dimension is `width`.
+
+    `width` is an int, None (any width), or the nn.Linear that reads x first: then x must also have
+    that layer's dtype and device, which nn.Linear would otherwise report from deep inside torch.
+    """
+    check_tensor(x, name, needs_values=False)
     if not x.dtype.is_floating_point:
         raise TypeError(
             f"{name} must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}; "
             f"convert it with {name}.float()"
         )
+    layer = width if isinstance(width, torch.nn.Linear) else None
+    if layer is not None:
+        width = layer.in_features
     if width is not None and (x.dim() == 0 or x.shape[-1] != width):
         got = "a 0-D tensor" if x.dim() == 0 else f"shape {list(x.shape)}"
         raise ValueError(
             f"{name} must have {width} features in its last dimension (the size this module was built for), "
             f"got {got}"
         )
+    if layer is not None and x.dtype != layer.weight.dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the module's weights are {layer.weight.dtype}; convert one of them, "
+            f"e.g. {name}.to({layer.weight.dtype})"
+        )
+    if layer is not None and x.device != layer.weight.device:
+        raise ValueError(f"{name} is on {x.device} but the module is on {layer.weight.device}; move {name} with .to(...)")
 
 
 def check_sequence(x, width, context_length, name="x"):
-    """A (batch, seq, width) floating-point tensor with seq <= context_length."""
+    """A (batch, seq, width) floating-point tensor with seq <= context_length; `width` as in check_features."""
     check_features(x, width, name)
     if x.dim() != 3:
-        raise ValueError(f"{name} must have shape [batch, seq, {width}], got {x.dim()}-D shape {list(x.shape)}")
+        shown = width.in_features if isinstance(width, torch.nn.Linear) else width
+        raise ValueError(f"{name} must have shape [batch, seq, {shown}], got {x.dim()}-D shape {list(x.shape)}")
     if x.shape[1] > context_length:
         raise ValueError(
             f"{name} has {x.shape[1]} tokens but context_length is {context_length}; "
@@ -176,7 +191,7 @@ def check_layer_gradients_args(model, x, target):
     """x (..., n_in) and target (..., n_out) that fit an ExampleDeepNeuralNetwork `model`."""
     if not (hasattr(model, "layers") and hasattr(model, "use_shortcut")):
         raise TypeError(f"model must be an ExampleDeepNeuralNetwork, got {type(model).__name__}")
-    check_features(x, model.layers[0][0].in_features, "x")
+    check_features(x, model.layers[0][0], "x")
     expected = (*x.shape[:-1], model.layers[-1][0].out_features)
     check_features(target, None, "target")
     if tuple(target.shape) != expected:
@@ -221,6 +236,7 @@ def check_generate_args(model, idx, max_new_tokens, context_size):
 
 def check_logits(logits, name="logits"):
     """Floating-point logits (..., vocab_size): no NaN, no +inf, at least one finite value per row."""
+    check_tensor(logits, name)
     check_features(logits, None, name)
     if logits.dim() == 0 or logits.numel() == 0:
         raise ValueError(f"{name} must have shape [..., vocab_size] with at least one value, got {list(logits.shape)}")

@@ -34,5 +34,5 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x):
-        check_features(x, self.layers[0].in_features)
+        check_features(x, self.layers[0])
         return self.layers(x)

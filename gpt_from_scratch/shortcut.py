@@ -20,7 +20,7 @@ class ExampleDeepNeuralNetwork(nn.Module):
         ])
 
     def forward(self, x):
-        check_features(x, self.layers[0][0].in_features)
+        check_features(x, self.layers[0][0])
         for layer in self.layers:
             out = layer(x)
             # A shortcut needs matching shapes: the last layer (3 -> 1) is never bypassed.

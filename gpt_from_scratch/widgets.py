@@ -258,8 +258,8 @@ def _plot_steps(step_probs, chosen, tokenizer, mode, k=5):
 
 _SIZE_KEYS = ("emb_dim", "n_layers", "n_heads", "context_length", "vocab_size")
 # Upper bounds for the fields: well above GPT-3 (12,288 wide, 96 layers and heads), low enough that
-# building the shapes-only model stays instant (a million layers would take minutes).
-_SIZE_MAX = {"emb_dim": 65_536, "n_layers": 1024, "n_heads": 1024, "context_length": MAX_CONTEXT_LENGTH,
+# building the shapes-only model takes a second at most (a million layers would take minutes).
+_SIZE_MAX = {"emb_dim": 65_536, "n_layers": 256, "n_heads": 256, "context_length": MAX_CONTEXT_LENGTH,
              "vocab_size": 1_000_000}
 
 

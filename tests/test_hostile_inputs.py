@@ -102,6 +102,11 @@ def test_a_misspelled_config_key_is_refused_with_a_suggestion(tiny_cfg):
         (lambda c: TransformerBlock(c).eval(), torch.zeros(1, 9, 16), ValueError, "9 tokens.*context_length is 8"),
         (lambda c: MultiHeadAttention(16, 16, 8, 0.0, 4), torch.zeros(1, 3, 12), ValueError, "16 features"),
         (lambda c: ExampleDeepNeuralNetwork([3, 3, 1], True), torch.zeros(1, 2), ValueError, "3 features"),
+        (lambda c: FeedForward(c), torch.zeros(1, 3, 16, dtype=torch.float64), TypeError,
+         r"dtype torch.float64 but the module's weights are torch.float32"),
+        (lambda c: TransformerBlock(c).eval(), torch.zeros(1, 3, 16, dtype=torch.float16), TypeError, "float16"),
+        (lambda c: MultiHeadAttention(16, 16, 8, 0.0, 4), torch.zeros(1, 3, 16, dtype=torch.bfloat16), TypeError,
+         "bfloat16"),
     ],
 )
 def test_modules_refuse_input_of_the_wrong_width_or_kind(tiny_cfg, module, x, error, words):
@@ -488,7 +493,7 @@ def test_model_size_explorer_is_bounded():
     from gpt_from_scratch.widgets import model_size_explorer
 
     explorer = model_size_explorer()
-    assert explorer.controls["n_layers"].max <= 1024
+    assert explorer.controls["n_layers"].max <= 256
     assert explorer.controls["context_length"].max == MAX_CONTEXT_LENGTH
     start = time.perf_counter()
     explorer.set(n_layers=10**6, emb_dim=10**6, n_heads=16, context_length=10**6)  # clamped to the fields' maxima
