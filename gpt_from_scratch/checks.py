@@ -90,8 +90,9 @@ def check_tensor(x, name, needs_values=True):
 def check_features(x, width=None, name="x"):
     """A floating-point tensor whose last dimension is `width`.
 
-    `width` is an int, None (any width), or the nn.Linear that reads x first: then x must also have
-    that layer's dtype and device, which nn.Linear would otherwise report from deep inside torch.
+    `width` is an int, None (any width), the nn.Linear that reads x first (then x must also have that
+    layer's dtype and device, which F.linear would otherwise report from deep inside torch), or a
+    parameter vector such as LayerNorm's scale (then x must be on its device).
     """
     check_tensor(x, name, needs_values=False)
     if not x.dtype.is_floating_point:
@@ -99,22 +100,26 @@ def check_features(x, width=None, name="x"):
             f"{name} must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}; "
             f"convert it with {name}.float()"
         )
-    layer = width if isinstance(width, torch.nn.Linear) else None
-    if layer is not None:
-        width = layer.in_features
+    weight = width.weight if isinstance(width, torch.nn.Linear) else width
+    if isinstance(width, torch.nn.Linear):
+        width = width.in_features
+    elif isinstance(width, torch.Tensor):
+        width = width.shape[-1]
     if width is not None and (x.dim() == 0 or x.shape[-1] != width):
         got = "a 0-D tensor" if x.dim() == 0 else f"shape {list(x.shape)}"
         raise ValueError(
             f"{name} must have {width} features in its last dimension (the size this module was built for), "
             f"got {got}"
         )
-    if layer is not None and x.dtype != layer.weight.dtype:
+    if not isinstance(weight, torch.Tensor):
+        return
+    if x.device != weight.device:
+        raise ValueError(f"{name} is on {x.device} but the module is on {weight.device}; move {name} with .to(...)")
+    if weight.dim() == 2 and x.dtype != weight.dtype:  # an nn.Linear's weight: F.linear needs one dtype
         raise TypeError(
-            f"{name} has dtype {x.dtype} but the module's weights are {layer.weight.dtype}; convert one of them, "
-            f"e.g. {name}.to({layer.weight.dtype})"
+            f"{name} has dtype {x.dtype} but the module's weights are {weight.dtype}; convert one of them, "
+            f"e.g. {name}.to({weight.dtype})"
         )
-    if layer is not None and x.device != layer.weight.device:
-        raise ValueError(f"{name} is on {x.device} but the module is on {layer.weight.device}; move {name} with .to(...)")
 
 
 def check_sequence(x, width, context_length, name="x"):
@@ -269,14 +274,17 @@ def check_top_p(top_p):
         raise ValueError(f"top_p must satisfy 0 < top_p <= 1, got {top_p}")
 
 
-def check_sampling_args(temperature, top_k, top_p, logits=None):
-    """ValueError/TypeError for a temperature, top_k or top_p that does not define a distribution."""
+_NOT_GIVEN = object()
+
+
+def check_sampling_args(temperature, top_k, top_p, logits=_NOT_GIVEN):
+    """ValueError/TypeError for a temperature, top_k or top_p that does not define a distribution (or bad logits)."""
     check_temperature(temperature)
     if top_k is not None:
         check_top_k(top_k)
     if top_p is not None:
         check_top_p(top_p)
-    if logits is not None:
+    if logits is not _NOT_GIVEN:
         check_logits(logits)
 
 

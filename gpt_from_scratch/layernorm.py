@@ -17,7 +17,7 @@ class LayerNorm(nn.Module):
         self.shift = nn.Parameter(torch.zeros(emb_dim))
 
     def forward(self, x):
-        check_features(x, self.scale.shape[0])
+        check_features(x, self.scale)
         mean = x.mean(dim=-1, keepdim=True)
         # Biased variance (divide by n, not n - 1): we normalize one vector, we do not estimate a population.
         var = x.var(dim=-1, keepdim=True, unbiased=False)

@@ -135,7 +135,7 @@ def _as_id_list(token_ids):
         if token_ids.ndim == 2 and token_ids.shape[0] == 1:
             token_ids = token_ids[0]
         if token_ids.ndim != 1:
-            raise ValueError(f"expected one sequence of ids, shape (n,) or (1, n), got shape {list(token_ids.shape)}")
+            raise ValueError(f"token_ids must be one sequence of ids, shape (n,) or (1, n), got shape {list(token_ids.shape)}")
         return token_ids.tolist()
     if not isinstance(token_ids, (list, tuple)):  # bytes and str would be read as sequences of ids or letters
         raise TypeError(
