@@ -203,6 +203,24 @@ def check_layer_gradients_args(model, x, target):
         raise ValueError(f"target must have the shape of the model's output, {list(expected)}, got {list(target.shape)}")
 
 
+def check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, device):
+    """The arguments of KVCache.__init__."""
+    for value, name in ((n_layers, "n_layers"), (batch_size, "batch_size"), (n_heads, "n_heads"),
+                        (head_dim, "head_dim"), (capacity, "capacity")):
+        check_positive_int(value, name)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {_show(dtype)}")
+    if device is not None:
+        from .device import get_device  # a clear error for an unknown or unavailable device
+
+        get_device(device)
+
+
+def check_model(model, name="model"):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module such as GPTModel, got {type(model).__name__}")
+
+
 def has_attention_blocks(model):
     """True for a GPTModel-like model whose blocks are TransformerBlocks (the KV cache needs their `att`)."""
     blocks = getattr(model, "trf_blocks", None)

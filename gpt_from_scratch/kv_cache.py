@@ -25,7 +25,7 @@ builds a fresh cache on every call, so two calls never share positions.
 import torch
 import torch.nn as nn
 
-from .checks import check_gpt_model, check_positive_int, check_token_ids
+from .checks import check_cache_args, check_gpt_model, check_positive_int, check_token_ids
 
 
 class KVCache:
@@ -36,9 +36,7 @@ class KVCache:
     """
 
     def __init__(self, n_layers, batch_size, n_heads, head_dim, capacity, dtype=torch.float32, device=None):
-        for value, name in ((n_layers, "n_layers"), (batch_size, "batch_size"), (n_heads, "n_heads"),
-                            (head_dim, "head_dim"), (capacity, "capacity")):
-            check_positive_int(value, name)
+        check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, device)
         shape = (batch_size, n_heads, capacity, head_dim)
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]

@@ -527,3 +527,27 @@ def test_generate_always_starts_fresh_and_the_cache_refuses_training_mode(tiny_m
         forward_with_cache(tiny_model, idx, KVCache.for_model(tiny_model, 1))
     with pytest.raises(TypeError, match="cache must be a KVCache"):
         forward_with_cache(tiny_model.eval(), idx, None)
+
+
+# ----------------------------------------------------------------------------- the smaller public helpers
+
+
+@pytest.mark.parametrize(
+    "call,error,words",
+    [
+        (lambda: count_parameters("model"), TypeError, "model must be a torch.nn.Module"),
+        (lambda: __import__("gpt_from_scratch").count_parameters_tied(GELU()), TypeError, "out_head"),
+        (lambda: __import__("gpt_from_scratch").gpt2_size_table(3), TypeError, "configs must be a dict"),
+        (lambda: __import__("gpt_from_scratch").model_size_mb(None), TypeError, "model must be"),
+        (lambda: KVCache(1, 1, 1, 1, 1, dtype="float"), TypeError, "dtype must be a floating-point torch.dtype"),
+        (lambda: KVCache(1, 1, 1, 1, 1, dtype=torch.long), TypeError, "dtype must be a floating-point"),
+        (lambda: KVCache(1, 1, 1, 1, 1, device="gpu"), ValueError, "unknown device name 'gpu'"),
+        (lambda: KVCache(1, 0, 1, 1, 1), ValueError, "batch_size must be positive"),
+        (lambda: __import__("gpt_from_scratch").rounded(torch.ones(2), 2.5), TypeError, "decimals must be an int"),
+        (lambda: __import__("gpt_from_scratch").rounded("abc"), TypeError, "t must be a tensor"),
+        (lambda: __import__("gpt_from_scratch").rounded(torch.ones(2, device="meta")), ValueError, "meta"),
+    ],
+)
+def test_smaller_helpers_name_the_bad_argument(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
