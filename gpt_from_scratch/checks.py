@@ -282,7 +282,7 @@ def check_top_k(top_k):
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise TypeError(f"top_k must be an int >= 1 (or None for no top-k), got {_show(top_k)} ({type(top_k).__name__})")
     if top_k < 1:
-        raise ValueError(f"top_k must be >= 1 (use None for no top-k filtering), got {top_k}")
+        raise ValueError(f"top_k must be >= 1, got {top_k}")  # (None turns top-k off)
 
 
 def check_top_p(top_p):
