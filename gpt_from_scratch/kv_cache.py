@@ -90,7 +90,7 @@ def check_cache_ready(model):
 def check_cache_fits(model, idx, cache):
     """ValueError unless the new tokens idx (batch, n_new) fit both `cache` and `model` (a GPTModel)."""
     check_gpt_model(model, fix="; the KV cache needs attention blocks")
-    if not isinstance(cache, KVCache):
+    if not all(hasattr(cache, a) for a in ("keys", "values", "store", "length", "capacity")):  # a KVCache
         raise TypeError(f"cache must be a KVCache (build it with KVCache.for_model(model, batch_size)), got {type(cache).__name__}")
     check_cache_ready(model)
     check_token_ids(idx, model.tok_emb.num_embeddings, name="idx")
@@ -162,6 +162,6 @@ def prefill(model, idx, cache, last_only=True):
     The same as `cache.reset()` followed by `forward_with_cache(model, idx, cache, last_only)`; use it
     for every new prompt, so that no keys and values of an earlier text are mixed into the new one.
     """
-    if isinstance(cache, KVCache):  # anything else is refused, with a message, by forward_with_cache
+    if hasattr(cache, "reset"):  # anything that is not a KVCache is refused, with a message, by forward_with_cache
         cache.reset()
     return forward_with_cache(model, idx, cache, last_only)
