@@ -44,7 +44,7 @@ from .trained import load_trained_gpt
 
 # 11-13: beyond the chapter -- sampling, the KV cache, OpenAI's weights
 from .sampling import generate, next_token_probs, sample_next_token, top_k_filter, top_p_filter
-from .kv_cache import KVCache, forward_with_cache
+from .kv_cache import KVCache, forward_with_cache, prefill
 from .pretrained import load_gpt2, save_gpt2_checkpoint
 
 __version__ = "0.1.0"

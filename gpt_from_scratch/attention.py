@@ -3,14 +3,15 @@
 import torch
 import torch.nn as nn
 
+from .checks import check_attention_args, check_sequence
+
 
 class MultiHeadAttention(nn.Module):
     """Each token mixes in the value vectors of itself and earlier tokens, in `num_heads` parallel heads."""
 
     def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
-        if d_out % num_heads != 0:
-            raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads})")
+        check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias)
         self.d_out = d_out
         self.num_heads = num_heads
         self.head_dim = d_out // num_heads
@@ -31,9 +32,8 @@ class MultiHeadAttention(nn.Module):
 
     def attention_weights(self, x):
         """Causal attention weights, (batch, n_heads, seq, seq); each row sums to 1."""
+        check_sequence(x, self.W_query, self.mask.shape[0])
         num_tokens = x.shape[1]
-        if num_tokens > self.mask.shape[0]:
-            raise ValueError(f"got {num_tokens} tokens but context_length is {self.mask.shape[0]}")
         queries = self.split_heads(self.W_query(x))            # (batch, n_heads, seq, head_dim)
         keys = self.split_heads(self.W_key(x))                 # (batch, n_heads, seq, head_dim)
         attn_scores = queries @ keys.transpose(2, 3)           # (batch, n_heads, seq, seq)
@@ -43,6 +43,7 @@ class MultiHeadAttention(nn.Module):
         return torch.softmax(attn_scores / self.head_dim**0.5, dim=-1)
 
     def forward(self, x):
+        check_sequence(x, self.W_query, self.mask.shape[0])
         b, num_tokens, _ = x.shape
         attn_weights = self.dropout(self.attention_weights(x))  # (batch, n_heads, seq, seq)
         values = self.split_heads(self.W_value(x))               # (batch, n_heads, seq, head_dim)

@@ -2,6 +2,8 @@
 
 import torch.nn as nn
 
+from .checks import check_sequence
+from .config import validate_config
 from .attention import MultiHeadAttention
 from .feedforward import FeedForward
 from .layernorm import LayerNorm
@@ -12,6 +14,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
+        validate_config(cfg)
         self.att = MultiHeadAttention(
             d_in=cfg["emb_dim"],
             d_out=cfg["emb_dim"],
@@ -26,6 +29,7 @@ class TransformerBlock(nn.Module):
         self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
 
     def forward(self, x):
+        check_sequence(x, self.att.W_query, self.att.mask.shape[0])
         # x: (batch, seq, emb_dim) everywhere below
         x = x + self.drop_shortcut(self.att(self.norm1(x)))  # shortcut around attention
         x = x + self.drop_shortcut(self.ff(self.norm2(x)))   # shortcut around the feed-forward net

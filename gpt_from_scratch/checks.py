@@ -1,18 +1,153 @@
-"""Input checks shared by the models and the generators.
+"""Input checks for every public function, block and loader of the package.
 
-They turn what would be an IndexError or a device-side assert deep inside torch into a
-ValueError/TypeError that says what was wrong with the input.
+They turn what would be an IndexError, a shape error or a device-side assert deep inside torch (or,
+worse, a silently wrong result) into a ValueError/TypeError that names the argument, the value and
+the fix. The taught code calls one of them as its first line and stays free of defensive clutter.
 """
 
+import math
+
 import torch
+
+# Each attention layer keeps a causal mask of context_length x context_length booleans (notebook 05):
+# 1 MiB for GPT-2's 1024 positions, 256 MiB at this limit. A larger context_length is refused before
+# anything is allocated (10**6 positions would ask for about a terabyte per layer).
+MAX_CONTEXT_LENGTH = 16384
+
+# The dtypes nn.Embedding takes as indices. Others are refused with a hint rather than converted,
+# so that float ids (1.7) or bool masks are never mistaken for token ids.
+TOKEN_ID_DTYPES = (torch.int64, torch.int32)
+
+
+def _show(value, limit=60):
+    """A short repr of `value` for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- plain numbers
+
+
+def check_int(value, name, minimum=0, maximum=None):
+    """An int (not a bool) with minimum <= value (<= maximum)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_show(value)} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {'positive' if minimum == 1 else f'>= {minimum}'}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:,}, got {value:,}")
+
+
+def check_non_negative_int(value, name):
+    check_int(value, name, minimum=0)
+
+
+def check_positive_int(value, name):
+    check_int(value, name, minimum=1)
+
+
+def check_bool(value, name):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_show(value)} ({type(value).__name__})")
+
+
+def check_rate(value, name, short="dropout"):
+    """A dropout probability: a real number with 0 <= value < 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {_show(value)} ({type(value).__name__})")
+    if not 0 <= value < 1:  # also rejects NaN
+        raise ValueError(f"{name} must satisfy 0 <= {short} < 1, got {value}")
+
+
+def check_context_length(value, name="context_length"):
+    """A positive int small enough for the causal mask (context_length**2 booleans per layer) to fit."""
+    check_positive_int(value, name)
+    if value > MAX_CONTEXT_LENGTH:
+        gib = value * value / 1024**3
+        raise ValueError(
+            f"{name} is {value:,}: each attention layer's causal mask would hold {name}**2 booleans "
+            f"({gib:,.1f} GiB); use at most {MAX_CONTEXT_LENGTH:,} positions"
+        )
+
+
+# ----------------------------------------------------------------------------- tensors
+
+
+def check_tensor(x, name, needs_values=True):
+    """A dense torch.Tensor; with `needs_values`, not on the meta device (which has shapes but no values)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.tensor(...)"
+        )
+    if x.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense tensor, got layout {x.layout}; convert it with {name}.to_dense()")
+    if needs_values and x.is_meta:
+        raise ValueError(
+            f"{name} is on the meta device: it has a shape {list(x.shape)} but no values; build it on 'cpu' or a GPU"
+        )
+
+
+def check_features(x, width=None, name="x"):
+    """A floating-point tensor whose last dimension is `width`.
+
+    `width` is an int, None (any width), the nn.Linear that reads x first (then x must also have that
+    layer's dtype and device, which F.linear would otherwise report from deep inside torch), or a
+    parameter vector such as LayerNorm's scale (then x must be on its device).
+    """
+    check_tensor(x, name, needs_values=False)
+    if not x.dtype.is_floating_point:
+        raise TypeError(
+            f"{name} must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}; "
+            f"convert it with {name}.float()"
+        )
+    weight = width.weight if isinstance(width, torch.nn.Linear) else width
+    if isinstance(width, torch.nn.Linear):
+        width = width.in_features
+    elif isinstance(width, torch.Tensor):
+        width = width.shape[-1]
+    if width is not None and (x.dim() == 0 or x.shape[-1] != width):
+        got = "a 0-D tensor" if x.dim() == 0 else f"shape {list(x.shape)}"
+        raise ValueError(
+            f"{name} must have {width} features in its last dimension (the size this module was built for), "
+            f"got {got}"
+        )
+    if not isinstance(weight, torch.Tensor):
+        return
+    if x.device != weight.device:
+        raise ValueError(f"{name} is on {x.device} but the module is on {weight.device}; move {name} with .to(...)")
+    if weight.dim() == 2 and x.dtype != weight.dtype:  # an nn.Linear's weight: F.linear needs one dtype
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the module's weights are {weight.dtype}; convert one of them, "
+            f"e.g. {name}.to({weight.dtype})"
+        )
+
+
+def check_sequence(x, width, context_length, name="x"):
+    """A (batch, seq, width) floating-point tensor with seq <= context_length; `width` as in check_features."""
+    check_features(x, width, name)
+    if x.dim() != 3:
+        shown = width.in_features if isinstance(width, torch.nn.Linear) else width
+        raise ValueError(f"{name} must have shape [batch, seq, {shown}], got {x.dim()}-D shape {list(x.shape)}")
+    if x.shape[1] > context_length:
+        raise ValueError(
+            f"{name} has {x.shape[1]} tokens but context_length is {context_length}; "
+            "crop it to the last context_length tokens"
+        )
 
 
 def check_token_ids(idx, vocab_size, context_length=None, name="in_idx"):
     """Check that `idx` is a [batch, seq] tensor of integer token ids the model can embed."""
     if not isinstance(idx, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
-    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids (e.g. torch.long), got dtype {idx.dtype}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}; "
+            f"convert it with torch.tensor(ids, dtype=torch.long)"
+        )
+    check_tensor(idx, name)
+    if idx.dtype not in TOKEN_ID_DTYPES:
+        raise TypeError(
+            f"{name} must hold integer token ids of dtype torch.long (int64) or torch.int32, got dtype "
+            f"{idx.dtype}; convert whole-number ids with {name}.long()"
+        )
     if idx.dim() != 2:
         raise ValueError(
             f"{name} must have shape [batch, seq], got {idx.dim()}-D shape {list(idx.shape)}"
@@ -31,22 +166,79 @@ def check_token_ids(idx, vocab_size, context_length=None, name="in_idx"):
         raise ValueError(f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})")
 
 
-def check_non_negative_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+# ----------------------------------------------------------------------------- building blocks
 
 
-def check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias):
+    """The arguments of MultiHeadAttention.__init__."""
+    check_positive_int(d_in, "d_in")
+    check_positive_int(d_out, "d_out")
+    check_context_length(context_length)
+    check_rate(dropout, "dropout")
+    check_positive_int(num_heads, "num_heads")
+    check_bool(qkv_bias, "qkv_bias")
+    if d_out % num_heads != 0:
+        raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads}) so every head gets the same width")
+
+
+def check_layer_sizes(layer_sizes, use_shortcut):
+    """The arguments of ExampleDeepNeuralNetwork.__init__."""
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, (list, tuple)):
+        raise TypeError(f"layer_sizes must be a list of ints such as [3, 3, 1], got {_show(layer_sizes)}")
+    if len(layer_sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least two sizes (input and output), got {list(layer_sizes)}")
+    for i, size in enumerate(layer_sizes):
+        check_positive_int(size, f"layer_sizes[{i}]")
+    check_bool(use_shortcut, "use_shortcut")
+
+
+def check_layer_gradients_args(model, x, target):
+    """x (..., n_in) and target (..., n_out) that fit an ExampleDeepNeuralNetwork `model`."""
+    if not (hasattr(model, "layers") and hasattr(model, "use_shortcut")):
+        raise TypeError(f"model must be an ExampleDeepNeuralNetwork, got {type(model).__name__}")
+    check_features(x, model.layers[0][0], "x")
+    expected = (*x.shape[:-1], model.layers[-1][0].out_features)
+    check_features(target, None, "target")
+    if tuple(target.shape) != expected:
+        raise ValueError(f"target must have the shape of the model's output, {list(expected)}, got {list(target.shape)}")
+
+
+def check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, device):
+    """The arguments of KVCache.__init__."""
+    for value, name in ((n_layers, "n_layers"), (batch_size, "batch_size"), (n_heads, "n_heads"),
+                        (head_dim, "head_dim"), (capacity, "capacity")):
+        check_positive_int(value, name)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {_show(dtype)}")
+    if device is not None:
+        from .device import get_device  # a clear error for an unknown or unavailable device
+
+        get_device(device)
+
+
+def check_model(model, name="model"):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module such as GPTModel, got {type(model).__name__}")
+
+
+def has_attention_blocks(model):
+    """True for a GPTModel-like model whose blocks are TransformerBlocks (the KV cache needs their `att`)."""
+    blocks = getattr(model, "trf_blocks", None)
+    return blocks is not None and len(blocks) > 0 and all(hasattr(b, "att") for b in blocks)
+
+
+def check_gpt_model(model, name="model", fix=""):
+    """A GPTModel (or a model with the same parts), not DummyGPTModel or something else."""
+    if not (isinstance(model, torch.nn.Module) and hasattr(model, "tok_emb") and has_attention_blocks(model)):
+        kind = type(model).__name__
+        why = " (its placeholder blocks have no attention or feed-forward)" if kind == "DummyGPTModel" else ""
+        raise TypeError(f"{name} must be a GPTModel, got {kind}{why}{fix}")
 
 
 def check_generate_args(model, idx, max_new_tokens, context_size):
     """Validate the arguments of generate_text_simple before the first forward pass."""
+    if not callable(model):
+        raise TypeError(f"model must be a model to call on token ids, got {type(model).__name__}")
     check_non_negative_int(max_new_tokens, "max_new_tokens")
     check_positive_int(context_size, "context_size")
     vocab_size = model.tok_emb.num_embeddings if hasattr(model, "tok_emb") else float("inf")
@@ -56,3 +248,104 @@ def check_generate_args(model, idx, max_new_tokens, context_size):
             f"context_size ({context_size}) is larger than the model's context_length "
             f"({model.pos_emb.num_embeddings})"
         )
+    if hasattr(model, "tok_emb") and idx.device != model.tok_emb.weight.device:
+        raise ValueError(
+            f"idx is on {idx.device} but the model is on {model.tok_emb.weight.device}; move idx with idx.to(...)"
+        )
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def check_logits(logits, name="logits"):
+    """Floating-point logits (..., vocab_size): no NaN, no +inf, at least one finite value per row."""
+    check_tensor(logits, name)
+    check_features(logits, None, name)
+    if logits.dim() == 0 or logits.numel() == 0:
+        raise ValueError(f"{name} must have shape [..., vocab_size] with at least one value, got {list(logits.shape)}")
+    if bool(torch.isnan(logits).any()):
+        raise ValueError(f"{name} contain NaN: the model's output is broken (check its weights and inputs)")
+    if bool((logits == torch.inf).any()):
+        raise ValueError(f"{name} contain +inf; give finite logits (-inf is allowed for excluded tokens)")
+    if bool((logits == -torch.inf).all(dim=-1).any()):
+        raise ValueError(f"a row of {name} is -inf everywhere: no token is left to choose")
+
+
+def check_temperature(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number (0 = greedy), got {_show(temperature)} ({type(temperature).__name__})")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+
+
+def check_top_k(top_k):
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise TypeError(f"top_k must be an int >= 1 (or None for no top-k), got {_show(top_k)} ({type(top_k).__name__})")
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")  # (None turns top-k off)
+
+
+def check_top_p(top_p):
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+        raise TypeError(f"top_p must be a number with 0 < top_p <= 1 (or None), got {_show(top_p)} ({type(top_p).__name__})")
+    if not 0 < top_p <= 1:  # also rejects NaN
+        raise ValueError(f"top_p must satisfy 0 < top_p <= 1, got {top_p}")
+
+
+_NOT_GIVEN = object()
+
+
+def check_sampling_args(temperature, top_k, top_p, logits=_NOT_GIVEN):
+    """ValueError/TypeError for a temperature, top_k or top_p that does not define a distribution (or bad logits)."""
+    check_temperature(temperature)
+    if top_k is not None:
+        check_top_k(top_k)
+    if top_p is not None:
+        check_top_p(top_p)
+    if logits is not _NOT_GIVEN:
+        check_logits(logits)
+
+
+def check_top_k_filter_args(logits, top_k):
+    check_logits(logits)
+    check_top_k(top_k)
+
+
+def check_top_p_filter_args(logits, top_p):
+    check_logits(logits)
+    check_top_p(top_p)
+
+
+def check_sample_args(logits, temperature, top_k, top_p, generator):
+    """The arguments of sample_next_token: logits (batch, vocab_size) or (vocab_size,)."""
+    check_sampling_args(temperature, top_k, top_p, logits)
+    if logits.dim() > 2:
+        raise ValueError(f"logits must have shape [batch, vocab_size], got {list(logits.shape)}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def check_weight(key, value, shape):
+    """A checkpoint tensor must have the expected shape, a floating-point dtype and finite values."""
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
+    if not value.dtype.is_floating_point:
+        raise ValueError(
+            f"tensor '{key}' has dtype {value.dtype}; weights must be floating point (float32, float16, bfloat16)"
+        )
+    if not bool(torch.isfinite(value).all()):
+        raise ValueError(f"tensor '{key}' holds NaN or infinite values: the checkpoint is broken")
+
+
+def check_conversion_args(tensors, cfg, tie_word_embeddings):
+    """The arguments of convert_gpt2_state_dict; the config is checked before any mask is allocated."""
+    if not isinstance(tensors, dict) or not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+        raise TypeError(f"tensors must be a dict of name -> torch.Tensor, got {type(tensors).__name__}")
+    from .config import validate_config  # config.py imports this module
+
+    validate_config(cfg)
+    check_bool(tie_word_embeddings, "tie_word_embeddings")
+

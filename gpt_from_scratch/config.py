@@ -1,5 +1,9 @@
 """Model configurations: the GPT-2 sizes as plain dicts, and the check every model runs on its config."""
 
+import difflib
+
+from .checks import check_bool, check_context_length, check_positive_int, check_rate
+
 GPT_CONFIG_124M = {
     "vocab_size": 50257,     # tokens the BPE tokenizer knows
     "context_length": 1024,  # longest sequence the model can read
@@ -23,30 +27,39 @@ GPT2_CONFIGS = {
 }
 
 _POSITIVE_INTS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
+CONFIG_KEYS = (*_POSITIVE_INTS, "drop_rate", "qkv_bias")
 
 
-def validate_config(cfg):
-    """Raise a ValueError or TypeError naming the first key of `cfg` that cannot build a model."""
+def validate_config(cfg, required=CONFIG_KEYS):
+    """Raise a ValueError or TypeError naming the first key of `cfg` that cannot build a model.
+
+    `required` lists the keys that must be present (all of them for a model; a part such as
+    FeedForward needs only emb_dim). Keys that are present are checked either way, and a key that is
+    not a config key at all (a misspelling such as n_head) is refused rather than ignored.
+    """
     if not isinstance(cfg, dict):
         raise TypeError(f"config must be a dict, got {type(cfg).__name__}")
-    missing = [key for key in (*_POSITIVE_INTS, "drop_rate", "qkv_bias") if key not in cfg]
+    missing = [key for key in required if key not in cfg]
     if missing:
         raise ValueError(f"config is missing key(s): {', '.join(missing)}")
+    unknown = [key for key in cfg if key not in CONFIG_KEYS]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"config has unknown key(s) {', '.join(hints)}; the keys are {', '.join(CONFIG_KEYS)}")
     for key in _POSITIVE_INTS:
-        value = cfg[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"config['{key}'] must be an int, got {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"config['{key}'] must be positive, got {value}")
-    if cfg["emb_dim"] % cfg["n_heads"] != 0:
+        if key in cfg:
+            check_positive_int(cfg[key], f"config['{key}']")
+    if "context_length" in cfg:
+        check_context_length(cfg["context_length"], "config['context_length']")
+    if "emb_dim" in cfg and "n_heads" in cfg and cfg["emb_dim"] % cfg["n_heads"] != 0:
         raise ValueError(
             f"config['emb_dim'] ({cfg['emb_dim']}) must be divisible by "
             f"config['n_heads'] ({cfg['n_heads']}) so every head gets the same width"
         )
-    rate = cfg["drop_rate"]
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-        raise TypeError(f"config['drop_rate'] must be a number, got {type(rate).__name__}")
-    if not 0 <= rate < 1:
-        raise ValueError(f"config['drop_rate'] must satisfy 0 <= drop_rate < 1, got {rate}")
-    if not isinstance(cfg["qkv_bias"], bool):
-        raise TypeError(f"config['qkv_bias'] must be True or False, got {cfg['qkv_bias']!r}")
+    if "drop_rate" in cfg:
+        check_rate(cfg["drop_rate"], "config['drop_rate']", "drop_rate")
+    if "qkv_bias" in cfg:
+        check_bool(cfg["qkv_bias"], "config['qkv_bias']")

@@ -11,7 +11,14 @@ import torch
 
 def rounded(t, decimals=4):
     """A CPU float64 copy of `t` rounded to `decimals`, safe to print and compare across machines."""
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int, got {decimals!r}")
     if not isinstance(t, torch.Tensor):
-        t = torch.tensor(t)
+        try:
+            t = torch.tensor(t)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"t must be a tensor or a (nested list of) numbers, got {type(t).__name__}") from err
+    if t.is_meta:
+        raise ValueError("t is on the meta device: it has a shape but no values to print")
     out = t.detach().to("cpu", torch.float64).round(decimals=decimals)
     return out + 0.0  # -0.0 + 0.0 == +0.0, so no stray minus signs

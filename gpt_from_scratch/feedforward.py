@@ -3,6 +3,9 @@
 import torch
 import torch.nn as nn
 
+from .checks import check_features
+from .config import validate_config
+
 
 class GELU(nn.Module):
     """GELU with the tanh approximation that GPT-2 was trained with."""
@@ -11,6 +14,7 @@ class GELU(nn.Module):
         super().__init__()
 
     def forward(self, x):
+        check_features(x)
         # The seed code's expression order (a float32 constant sqrt(2/pi), then 0.5 * x * (...)): the same
         # order gives bit-identical outputs *and* gradients to the reference implementation.
         return 0.5 * x * (1 + torch.tanh(
@@ -23,6 +27,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
+        validate_config(cfg, required=["emb_dim"])
         self.layers = nn.Sequential(
             nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),  # (batch, seq, emb) -> (batch, seq, 4*emb)
             GELU(),
@@ -30,4 +35,5 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x):
+        check_features(x, self.layers[0])
         return self.layers(x)

@@ -15,12 +15,17 @@ the last `context_length` tokens, so every token moves one position to the left 
 values (which include the position embedding) change. To give exactly the same tokens, the
 generator in `sampling.py` then rebuilds the cache from the cropped window with one full forward
 pass over `context_length` tokens per new token -- the same cost as generating without a cache.
+
+A cache belongs to one sequence. `forward_with_cache` always *continues* it: tokens passed to it are
+placed after the `cache.length` positions already held, whatever text those came from. To start a new
+prompt, call `cache.reset()` first, or use `prefill(model, idx, cache)`, which does both; `generate`
+builds a fresh cache on every call, so two calls never share positions.
 """
 
 import torch
 import torch.nn as nn
 
-from .checks import check_positive_int, check_token_ids
+from .checks import check_cache_args, check_gpt_model, check_positive_int, check_token_ids
 
 
 class KVCache:
@@ -31,9 +36,7 @@ class KVCache:
     """
 
     def __init__(self, n_layers, batch_size, n_heads, head_dim, capacity, dtype=torch.float32, device=None):
-        for value, name in ((n_layers, "n_layers"), (batch_size, "batch_size"), (n_heads, "n_heads"),
-                            (head_dim, "head_dim"), (capacity, "capacity")):
-            check_positive_int(value, name)
+        check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, device)
         shape = (batch_size, n_heads, capacity, head_dim)
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
@@ -43,6 +46,7 @@ class KVCache:
     @classmethod
     def for_model(cls, model, batch_size, capacity=None):
         """An empty cache that fits `model` (a GPTModel); `capacity` defaults to its context length."""
+        check_gpt_model(model, fix="; the KV cache needs attention blocks")
         context_length = model.pos_emb.num_embeddings
         capacity = context_length if capacity is None else capacity
         check_positive_int(capacity, "capacity")
@@ -85,6 +89,10 @@ def check_cache_ready(model):
 
 def check_cache_fits(model, idx, cache):
     """ValueError unless the new tokens idx (batch, n_new) fit both `cache` and `model` (a GPTModel)."""
+    check_gpt_model(model, fix="; the KV cache needs attention blocks")
+    if not all(hasattr(cache, a) for a in ("keys", "values", "store", "length", "capacity")):  # a KVCache
+        raise TypeError(f"cache must be a KVCache (build it with KVCache.for_model(model, batch_size)), got {type(cache).__name__}")
+    check_cache_ready(model)
     check_token_ids(idx, model.tok_emb.num_embeddings, name="idx")
     att, keys = model.trf_blocks[0].att, cache.keys[0]
     needed = (len(model.trf_blocks), idx.shape[0], att.num_heads, att.head_dim)
@@ -132,7 +140,8 @@ def cached_block(block, x, cache, layer):
 def forward_with_cache(model, idx, cache, last_only=True):
     """Logits for the tokens idx (batch, n_new) placed at positions cache.length, cache.length + 1, ...
 
-    Their keys and values are added to `cache`. With `last_only` only the last position goes through
+    Their keys and values are added to `cache`: the call continues the sequence the cache holds (use
+    `prefill` or `cache.reset()` for a new prompt). With `last_only` only the last position goes through
     the final norm and the output head, shape (batch, vocab_size); otherwise (batch, n_new, vocab_size).
     """
     check_cache_fits(model, idx, cache)
@@ -145,3 +154,14 @@ def forward_with_cache(model, idx, cache, last_only=True):
     if last_only:
         x = x[:, -1, :]                                 # only the last position predicts the next token
     return model.out_head(model.final_norm(x))
+
+
+def prefill(model, idx, cache, last_only=True):
+    """Start a new sequence: forget what `cache` holds, then run the prompt idx from position 0.
+
+    The same as `cache.reset()` followed by `forward_with_cache(model, idx, cache, last_only)`; use it
+    for every new prompt, so that no keys and values of an earlier text are mixed into the new one.
+    """
+    if hasattr(cache, "reset"):  # anything that is not a KVCache is refused, with a message, by forward_with_cache
+        cache.reset()
+    return forward_with_cache(model, idx, cache, last_only)

@@ -2,17 +2,21 @@
 
 import torch
 
+from .checks import check_gpt_model, check_model
 from .config import validate_config
 from .model import GPTModel
 
 
 def count_parameters(model):
     """Number of scalars in all of the model's parameters."""
+    check_model(model)
     return sum(p.numel() for p in model.parameters())
 
 
 def count_parameters_tied(model):
     """Parameter count if the output head reused the token embedding matrix, as GPT-2 does."""
+    if not hasattr(model, "out_head"):
+        raise TypeError(f"model must be a GPTModel (with an out_head), got {type(model).__name__}")
     return count_parameters(model) - model.out_head.weight.numel()
 
 
@@ -24,6 +28,7 @@ def meta_model(cfg):
 
 def parameter_breakdown(model):
     """Parameters per component, in the order seed 001 adds them up; the values sum to the total."""
+    check_gpt_model(model, fix="; count_parameters(model) works for any model")
     blocks = list(model.trf_blocks)
     return {
         "token embedding": model.tok_emb.weight.numel(),
@@ -46,6 +51,8 @@ def model_size_mb(model, dtype=torch.float32):
 
 def gpt2_size_table(configs):
     """{name: (total, tied total, float32 MB)} for each config, built on the meta device."""
+    if not isinstance(configs, dict):
+        raise TypeError(f"configs must be a dict of name -> config, such as GPT2_CONFIGS, got {type(configs).__name__}")
     table = {}
     for name, cfg in configs.items():
         validate_config(cfg)

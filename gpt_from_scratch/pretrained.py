@@ -44,6 +44,7 @@ from pathlib import Path
 
 import torch
 
+from .checks import check_context_length, check_conversion_args, check_weight
 from .device import get_device
 from .model import GPTModel  # model.py imports this module only inside GPTModel.from_pretrained, so no cycle
 
@@ -57,6 +58,8 @@ def _load_json(path):
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text, so it cannot be a JSON file: {err}") from err
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
 
@@ -104,6 +107,10 @@ def config_from_hf(hf_config, path=CONFIG_FILE):
             raise ValueError(f"{path}: {key}={hf_config[key]!r} is not supported (GPTModel assumes {expected})")
     if cfg["emb_dim"] % cfg["n_heads"] != 0:
         raise ValueError(f"{path}: n_embd ({cfg['emb_dim']}) is not divisible by n_head ({cfg['n_heads']})")
+    check_context_length(cfg["context_length"], f"{path}: n_positions")  # before any mask is allocated
+    tie = hf_config.get("tie_word_embeddings", True)
+    if not isinstance(tie, bool):
+        raise ValueError(f"{path}: tie_word_embeddings must be true or false (a JSON boolean), got {tie!r}")
     return cfg
 
 
@@ -126,9 +133,14 @@ def _weight_files(directory):
         return [single]
     index = directory / INDEX_FILE
     if index.is_file():
-        weight_map = _load_json(index).get("weight_map")
+        content = _load_json(index)
+        weight_map = content.get("weight_map") if isinstance(content, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
-            raise ValueError(f"{index} has no 'weight_map'")
+            raise ValueError(f"{index} has no 'weight_map' (a JSON object mapping tensor names to shard files)")
+        for name in weight_map.values():
+            # Shards sit next to the index: a path (../x, /abs/x, sub/x) would read outside the checkpoint.
+            if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+                raise ValueError(f"{index}: shard {name!r} must be a plain file name in {directory}")
         files = [directory / name for name in sorted(set(weight_map.values()))]
         for f in files:
             if not f.is_file():
@@ -145,14 +157,20 @@ def read_safetensors(directory, device="cpu"):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    tensors = {}
+    tensors, source = {}, {}
     for file in _weight_files(Path(directory)):
         try:
             loaded = load_file(file, device=str(device))
         except SafetensorError as err:
             raise ValueError(f"{file} is not a readable safetensors file: {err}") from err
         for key, value in loaded.items():
-            tensors[key.removeprefix("transformer.")] = value
+            name = key.removeprefix("transformer.")
+            if name in tensors:  # which copy is right? refuse rather than keep the later one
+                raise ValueError(
+                    f"the checkpoint holds tensor '{name}' twice (as '{source[name][0]}' in {source[name][1]} "
+                    f"and as '{key}' in {file.name}); remove one of them"
+                )
+            tensors[name], source[name] = value, (key, file.name)
     return tensors
 
 
@@ -160,8 +178,7 @@ def _take(tensors, key, shape):
     if key not in tensors:
         raise ValueError(f"the checkpoint lacks tensor '{key}' (expected shape {list(shape)})")
     value = tensors.pop(key)
-    if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
+    check_weight(key, value, shape)
     return value
 
 
@@ -181,6 +198,7 @@ def _as_linear_weight(in_out):
 
 def convert_gpt2_state_dict(tensors, cfg, tie_word_embeddings=True):
     """GPTModel's state dict (float32, causal masks included) from GPT-2 checkpoint tensors."""
+    check_conversion_args(tensors, cfg, tie_word_embeddings)
     tensors = {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}
     d, n_vocab, n_ctx = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
     wte = _take(tensors, "wte.weight", (n_vocab, d))
@@ -279,7 +297,7 @@ def save_gpt2_checkpoint(model, directory):
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} is a file; give a directory for {CONFIG_FILE} and {WEIGHTS_FILE}")
-    existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE) if (directory / name).exists()]
+    existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE) if os.path.lexists(directory / name)]
     if existing:
         raise FileExistsError(f"{directory} already holds {', '.join(existing)}; choose an empty directory")
     tensors = gpt2_tensors_from_model(model)

@@ -14,34 +14,24 @@ after the first `eos_id`.
 path without cache applies dropout (random output) and the cache path raises a ValueError.
 """
 
-import math
-
 import torch
 
-from .checks import check_non_negative_int, check_token_ids
-from .kv_cache import KVCache, check_cache_ready, forward_with_cache
-
-
-def check_sampling_args(temperature, top_k, top_p):
-    """ValueError/TypeError for a temperature, top_k or top_p that does not define a distribution."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
-    if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int):
-            raise TypeError(f"top_k must be None or an int, got {type(top_k).__name__}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
-            raise TypeError(f"top_p must be None or a number, got {type(top_p).__name__}")
-        if not 0 < top_p <= 1:  # also rejects NaN
-            raise ValueError(f"top_p must satisfy 0 < top_p <= 1, got {top_p}")
+from .checks import (
+    check_bool,
+    check_non_negative_int,
+    check_sample_args,
+    check_sampling_args,
+    check_token_ids,
+    check_top_k_filter_args,
+    check_top_p_filter_args,
+    has_attention_blocks,
+)
+from .kv_cache import KVCache, check_cache_ready, forward_with_cache, prefill
 
 
 def top_k_filter(logits, top_k):
     """Keep the `top_k` largest logits of each row, set the rest to -inf (ties with the k-th are kept)."""
+    check_top_k_filter_args(logits, top_k)
     if top_k >= logits.shape[-1]:
         return logits
     kth_largest = torch.topk(logits, top_k, dim=-1).values[..., -1:]
@@ -50,6 +40,7 @@ def top_k_filter(logits, top_k):
 
 def top_p_filter(logits, top_p):
     """Keep the smallest set of most likely tokens whose probabilities add up to at least `top_p`."""
+    check_top_p_filter_args(logits, top_p)
     if top_p >= 1.0:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
@@ -63,10 +54,12 @@ def top_p_filter(logits, top_p):
 
 def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     """The distribution a sampler draws from: softmax(logits / temperature) after top-k, then top-p."""
-    check_sampling_args(temperature, top_k, top_p)
+    check_sampling_args(temperature, top_k, top_p, logits)
     if temperature == 0:
         raise ValueError("temperature 0 means greedy decoding (argmax); there is no distribution to sample")
-    logits = logits / temperature
+    # Subtracting each row's largest logit changes no probability, and the largest becomes 0, so even a
+    # tiny temperature cannot push it to +inf (-inf for the others is fine: their probability is 0).
+    logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:
@@ -80,9 +73,7 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None, generator
     With temperature 0, top_k and top_p change nothing (the most likely token always survives them).
     The sample is drawn on the generator's device, so a CPU generator also works with CUDA logits.
     """
-    check_sampling_args(temperature, top_k, top_p)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_sample_args(logits, temperature, top_k, top_p, generator)
     if temperature == 0:
         return torch.argmax(logits, dim=-1, keepdim=True)
     probs = next_token_probs(logits, temperature, top_k, top_p)
@@ -95,8 +86,9 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None, generator
 
 def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache, generator):
     """Validate every argument of `generate` before the first forward pass."""
-    if not (hasattr(model, "tok_emb") and hasattr(model, "pos_emb")):
+    if not (isinstance(model, torch.nn.Module) and hasattr(model, "tok_emb") and hasattr(model, "pos_emb")):
         raise TypeError(f"model must be a GPTModel (with tok_emb and pos_emb), got {type(model).__name__}")
+    check_bool(use_cache, "use_cache")
     check_non_negative_int(max_new_tokens, "max_new_tokens")
     vocab_size = model.tok_emb.num_embeddings
     check_token_ids(idx, vocab_size, name="idx")
@@ -109,8 +101,6 @@ def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, e
             raise TypeError(f"eos_id must be None or an int token id, got {type(eos_id).__name__}")
         if not 0 <= eos_id < vocab_size:
             raise ValueError(f"eos_id {eos_id} is outside the vocabulary [0, {vocab_size})")
-    if not isinstance(use_cache, bool):
-        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
@@ -122,10 +112,12 @@ def generate(model, idx, max_new_tokens, temperature=0.0, top_k=None, top_p=None
     temperature 0 -> greedy; > 0 -> sample from softmax(logits / temperature) after optional top-k,
     then top-p filtering, drawing with `generator` when given (reproducible). The model reads at most
     its context_length last tokens. See the module docstring for `eos_id` and for train/eval mode.
+    Each call builds a fresh KV cache; a model without attention blocks (DummyGPTModel) runs without one.
     """
     check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache, generator)
     if max_new_tokens == 0:
         return idx
+    use_cache = use_cache and has_attention_blocks(model)  # DummyGPTModel has no keys and values to cache
     context_length = model.pos_emb.num_embeddings
     finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
     with torch.no_grad():
@@ -139,8 +131,7 @@ def generate(model, idx, max_new_tokens, temperature=0.0, top_k=None, top_p=None
             elif step > 0 and cache.length < context_length:
                 logits = forward_with_cache(model, idx[:, -1:], cache)  # one new position
             else:  # first step, or the window slid: every position moved, rebuild the cache
-                cache.reset()
-                logits = forward_with_cache(model, idx[:, -context_length:], cache)
+                logits = prefill(model, idx[:, -context_length:], cache)
             idx_next = sample_next_token(logits, temperature, top_k, top_p, generator)  # (batch, 1)
             if eos_id is not None:
                 idx_next = idx_next.masked_fill(finished.unsqueeze(1), eos_id)  # pad finished sequences

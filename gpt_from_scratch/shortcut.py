@@ -3,6 +3,7 @@
 import torch
 import torch.nn as nn
 
+from .checks import check_features, check_layer_gradients_args, check_layer_sizes
 from .feedforward import GELU
 
 
@@ -11,6 +12,7 @@ class ExampleDeepNeuralNetwork(nn.Module):
 
     def __init__(self, layer_sizes, use_shortcut):
         super().__init__()
+        check_layer_sizes(layer_sizes, use_shortcut)
         self.use_shortcut = use_shortcut
         self.layers = nn.ModuleList([
             nn.Sequential(nn.Linear(n_in, n_out), GELU())
@@ -18,6 +20,7 @@ class ExampleDeepNeuralNetwork(nn.Module):
         ])
 
     def forward(self, x):
+        check_features(x, self.layers[0][0])
         for layer in self.layers:
             out = layer(x)
             # A shortcut needs matching shapes: the last layer (3 -> 1) is never bypassed.
@@ -30,6 +33,7 @@ class ExampleDeepNeuralNetwork(nn.Module):
 
 def layer_gradients(model, x, target):
     """Backpropagate an MSE loss once and return {weight name: mean |gradient|} for every layer."""
+    check_layer_gradients_args(model, x, target)
     model.zero_grad()
     loss = nn.functional.mse_loss(model(x), target)
     loss.backward()

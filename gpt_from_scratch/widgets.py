@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .checks import check_token_ids
+from .checks import MAX_CONTEXT_LENGTH, check_gpt_model, check_token_ids
 from .config import GPT2_CONFIGS, GPT_CONFIG_124M
 from .display import rounded
 from .feedforward import GELU
@@ -85,11 +85,13 @@ class Playground(widgets.VBox):
         if self._paused or self.values == self._shown:
             return
         self._shown = self.values
-        try:
-            items = self._draw(**self.values)
+        try:  # drawing and rendering both inside: a figure can fail only when it is saved
+            # parse_math off: a '$' in a token or a text is a dollar sign, not the start of a formula
+            with matplotlib.rc_context({"text.parse_math": False}):
+                outputs = tuple(_as_output(item) for item in self._draw(**self.values))
         except (ValueError, TypeError) as err:  # bad input: say what is wrong, no traceback
-            items = [f"Cannot show this: {err}"]
-        self.output.outputs = tuple(_as_output(item) for item in items)
+            outputs = (_as_output(f"Cannot show this: {err}"),)
+        self.output.outputs = outputs  # replaces everything shown before
 
     def __repr__(self):  # the text a notebook stores for the widget: stable, and useful outside Jupyter
         return f"{self.title} (interactive: run this notebook in Jupyter to use it)"
@@ -114,6 +116,7 @@ def attention_maps(model, token_ids):
     Block i's weights come from `block.att.attention_weights(block.norm1(x))`, where x is the output of
     the embeddings and blocks 0..i-1, all in eval mode (no dropout). The model's mode is restored after.
     """
+    check_gpt_model(model)
     check_token_ids(token_ids, model.tok_emb.num_embeddings, model.pos_emb.num_embeddings, name="token_ids")
     if token_ids.shape[0] != 1:
         raise ValueError(f"token_ids must hold one sequence, got a batch of {token_ids.shape[0]}")
@@ -159,6 +162,7 @@ def plot_attention(weights, tokens, title):
 
 def attention_explorer(model, tokenizer=None, text="The robot picked up the ball because it was light"):
     """Type a text, pick a block (layer) and a head, and see which earlier tokens each token attends to."""
+    check_gpt_model(model)
     tokenizer = tokenizer or get_tokenizer()
     cache = {}
 
@@ -253,6 +257,10 @@ def _plot_steps(step_probs, chosen, tokenizer, mode, k=5):
 # ----------------------------------------------------------------------------- model size explorer
 
 _SIZE_KEYS = ("emb_dim", "n_layers", "n_heads", "context_length", "vocab_size")
+# Upper bounds for the fields: well above GPT-3 (12,288 wide, 96 layers and heads), low enough that
+# building the shapes-only model takes a second at most (a million layers would take minutes).
+_SIZE_MAX = {"emb_dim": 65_536, "n_layers": 256, "n_heads": 256, "context_length": MAX_CONTEXT_LENGTH,
+             "vocab_size": 1_000_000}
 
 
 def model_size_explorer(preset="gpt2-small (124M)"):
@@ -279,7 +287,7 @@ def model_size_explorer(preset="gpt2-small (124M)"):
         return ["\n".join(lines), fig]
 
     presets = widgets.Dropdown(options=[*GPT2_CONFIGS, "custom"], value=preset, description="size")
-    fields = {key: widgets.BoundedIntText(value=GPT2_CONFIGS[preset][key], min=1, max=1_000_000, description=key,
+    fields = {key: widgets.BoundedIntText(value=GPT2_CONFIGS[preset][key], min=1, max=_SIZE_MAX[key], description=key,
                                           style={"description_width": "initial"}) for key in _SIZE_KEYS}
 
     def on_preset(change):  # observes before the playground does, so a new size is drawn once
