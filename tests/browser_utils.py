@@ -176,6 +176,9 @@ class JupyterLab:
                                                       os.environ.get("PYTHONPATH")) if p),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": "0",
+            # One thread per kernel: on a 2-core machine the browser and the server need the other core,
+            # and PyTorch threads that wait for a busy core are much slower than one thread.
+            "OMP_NUM_THREADS": "1",
         })
         return env
 
