@@ -85,7 +85,8 @@ def redraw_ms(playground, name, values, setup=None):
         started = time.perf_counter()
         control.value = value
         times.append(1000 * (time.perf_counter() - started))
-        text = "".join(out.get("text", "") for out in playground.output.outputs)
+        text = "".join(out.get("text", "") or out.get("data", {}).get("text/plain", "")
+                       for out in playground.output.outputs)
         assert "Cannot show this" not in text, text
     return statistics.median(times), max(times)
 

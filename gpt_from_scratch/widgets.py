@@ -132,7 +132,7 @@ class Playground(widgets.VBox):
                 try:
                     items = self._draw(**self.values)
                 except (ValueError, TypeError) as err:  # bad input: say what is wrong, no traceback
-                    items = [f"Cannot show this: {err}"]
+                    items = [caption(f"Cannot show this: {err}")]
                 self.output.outputs = tuple(_as_output(item) for item in items)
         finally:
             self.status.value = ""
@@ -301,8 +301,9 @@ _TOKEN_STYLE = "white-space:pre;border-radius:3px;padding:0 1px;"
 
 def _generated_text(tokenizer, prompt_ids, new, mode):
     """The ids and the text, both wrapping only between tokens; the new tokens highlighted."""
-    def ids_html(ids):
-        return " ".join(f'<span style="white-space:nowrap">{i},</span>' for i in ids).rstrip(",")
+    def ids_html(ids):  # "1, 2, 3" breaking only after a comma
+        return " ".join(f'<span style="white-space:nowrap">{i}{"," if k < len(ids) - 1 else ""}</span>'
+                        for k, i in enumerate(ids))
 
     pieces = [tokenizer.decode([i]) for i in prompt_ids + new]
     text = tokenizer.decode(prompt_ids + new)
@@ -329,6 +330,7 @@ def _steps_table(step_probs, chosen, tokenizer, mode, k=5):
     (and added at the end of its row if it is not among the k)."""
     top = torch.topk(step_probs, k, dim=-1)
     rows, plain = [], []
+    bar_px = 60  # the likeliest token of a step gets the full width; the others relative to it
     for s, (pick, values, ids) in enumerate(zip(chosen, top.values.tolist(), top.indices.tolist())):
         cells = list(zip(ids, values))
         if pick not in ids:
@@ -338,17 +340,18 @@ def _steps_table(step_probs, chosen, tokenizer, mode, k=5):
             taken = token_id == pick
             label = html.escape(token_label(tokenizer.decode([token_id]), 12))
             colour = VERMILLION if taken else GREY
+            highlight = "font-weight:bold;background:#fbd9c4;" if taken else ""
             tds.append(
-                f'<td style="padding:1px 8px 1px 0;vertical-align:top;text-align:left;{"font-weight:bold" if taken else ""}">'
+                f'<td style="padding:1px 6px;vertical-align:top;text-align:left;{highlight}">'
                 f'<div style="{_TOKEN_STYLE}">{label}</div>'
                 f'<div style="display:flex;align-items:center;gap:4px">'
-                f'<div style="height:8px;width:{max(1, round(70 * p))}px;background:{colour}"></div>'
-                f'<span style="font-size:85%;color:#444">{100 * p:.3g} %</span></div></td>')
+                f'<div style="height:8px;width:{max(1, round(bar_px * p / values[0]))}px;background:{colour}"></div>'
+                f'<span style="font-size:85%;color:#444;white-space:nowrap">{100 * p:.3g} %</span></div></td>')
         rows.append(f'<tr><td style="padding:1px 10px 1px 0;color:#555;white-space:nowrap">step {s + 1}</td>'
                     + "".join(tds) + "</tr>")
         plain.append(f"step {s + 1}: " + ", ".join(f"{tokenizer.decode([i])!r} {100 * p:.3g} %" for i, p in cells))
-    title = (f"The {k} likeliest next tokens at each step ({html.escape(mode)}); "
-             f'<span style="color:{VERMILLION};font-weight:bold">highlighted: the token taken</span>')
+    title = (f"The {k} likeliest next tokens at each step ({html.escape(mode)}); bars relative to the "
+             f'likeliest; <span style="background:#fbd9c4;font-weight:bold">highlighted: the token taken</span>')
     markup = (f'<div style="margin-top:4px">{title}</div>'
               f'<table style="border-collapse:collapse;margin-top:4px;font-size:var(--jp-content-font-size1,14px);'
               f'text-align:left">{"".join(rows)}</table>')

@@ -192,12 +192,18 @@ def output_state(widget):
 
 
 def change_a_control(page, widget):
-    """Move the first slider that can still move right one step, or else add 1 to the first number box."""
+    """Move the first slider that can still move right one step, or else pick the next entry of the first
+    drop-down, or else add 1 to the first number box."""
     for handle in widget.locator(".noUi-handle").all():
         if float(handle.get_attribute("aria-valuenow")) < float(handle.get_attribute("aria-valuemax")):
             handle.focus()
             handle.press("ArrowRight")
             return "a slider one step right"
+    select = widget.locator("select").first
+    if select.count():
+        count, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
+        select.select_option(index=(current + 1) % count)
+        return "the next entry of a drop-down"
     box = widget.locator("input[type=number]").first
     box.fill(str(int(box.input_value()) + 1))
     box.press("Enter")
