@@ -79,7 +79,8 @@ def _as_output(item):
         buffer = io.BytesIO()
         with warnings.catch_warnings():  # a token in a script the font lacks is drawn as a box, silently
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-            item.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+            # Every widget figure uses the constrained layout, so no bbox_inches="tight" (a second, costly draw).
+            item.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         png = base64.b64encode(buffer.getvalue()).decode("ascii")
         return {"output_type": "display_data", "metadata": {},
                 "data": {"image/png": png, "text/plain": "<Figure>"}}
@@ -184,7 +185,7 @@ def plot_attention(weights, tokens, title):
     seq = len(tokens)
     future = np.triu(np.ones((seq, seq), dtype=bool), k=1)
     size = min(7.6, 3.2 + 0.4 * seq)  # with the colour bar and labels: at most FIGURE_WIDTH wide
-    fig = Figure(figsize=(size + 1.6, size))
+    fig = Figure(figsize=(size + 1.6, size), layout="constrained")
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["Blues"].with_extremes(bad=MASKED)
     image = ax.imshow(np.ma.masked_where(future, weights), cmap=cmap, vmin=0, vmax=1)
@@ -197,9 +198,9 @@ def plot_attention(weights, tokens, title):
     if seq <= 10:
         for i in range(seq):
             for j in range(i + 1):
-                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=9,
+                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=10,
                         color="white" if weights[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
     return fig
 
 
