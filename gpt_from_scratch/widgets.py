@@ -144,6 +144,7 @@ class Playground(widgets.VBox):
 
 def _slider(kind, description, **kwargs):
     style = {"description_width": "initial"}
+    kwargs.setdefault("layout", widgets.Layout(width="280px"))  # three to a row in the notebook column
     return kind(description=description, continuous_update=False, style=style, **kwargs)
 
 
