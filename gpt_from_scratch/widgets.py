@@ -139,7 +139,8 @@ class Playground(widgets.VBox):
             self.status.value = ""
 
     def __repr__(self):  # the text a notebook stores for the widget: stable, and true wherever it is read
-        return f"{self.title}: an interactive widget; it appears when this cell runs in a live Jupyter kernel"
+        # ipywidgets cuts this text at 110 characters: keep it shorter.
+        return f"{self.title} (a widget: it appears when this cell runs in a live kernel)"
 
 
 def _slider(kind, description, **kwargs):
