@@ -5,14 +5,20 @@
 
 Every function returns a `Playground`: an ipywidgets VBox whose `controls` dict holds its sliders and
 text boxes and whose `output` (an ipywidgets Output) shows the result. Changing a control redraws the
-output; a value the model cannot use (an empty text, a config whose emb_dim does not divide by
-n_heads) shows the package's error message instead of a traceback.
+output (a "redrawing" cue shows while it runs); a value the model cannot use (an empty text, a config
+whose emb_dim does not divide by n_heads) shows the package's error message instead of a traceback.
+
+Figures are drawn for the notebook column (at most FIGURE_WIDTH inches at 100 dpi, about 940 px, so
+JupyterLab never shrinks them) with text at least as large as the prose (STYLE); long or odd token
+labels are escaped and shortened (`token_label`). Colours: `palette.COMPONENT_COLOURS`, shared with
+the diagrams of imgs/ and the notebooks' figures.
 
 Not imported by `import gpt_from_scratch`: ipywidgets and matplotlib would add about half a second
 to every notebook's first import, and only a few notebooks use widgets.
 """
 
 import base64
+import html
 import io
 import warnings
 
@@ -27,6 +33,7 @@ from .config import GPT2_CONFIGS, GPT_CONFIG_124M
 from .display import rounded
 from .feedforward import GELU
 from .layernorm import LayerNorm
+from .palette import COMPONENT_KINDS, MASKED, edge, fill
 from .params import count_parameters, meta_model, model_size_mb, parameter_breakdown
 from .tokenizer import get_tokenizer, text_to_token_ids
 
@@ -34,17 +41,46 @@ from .tokenizer import get_tokenizer, text_to_token_ids
 BLUE, SKY, ORANGE, GREEN, YELLOW, VERMILLION, GREY = (
     "#0072B2", "#56B4E9", "#E69F00", "#009E73", "#F0E442", "#D55E00", "#999999")
 
+FIGURE_WIDTH = 9.4  # inches at 100 dpi: fits JupyterLab's notebook column (about 960 px) unscaled
+# matplotlib's 10 pt at 100 dpi is 14 px, the size of the notebook's prose: nothing smaller.
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10.5,
+         "ytick.labelsize": 10.5, "legend.fontsize": 10.5, "figure.titlesize": 12}
+
+
+class HTML(str):
+    """An item a playground shows as HTML (it wraps like prose); `plain` is its text without markup."""
+
+    def __new__(cls, markup, plain):
+        item = super().__new__(cls, markup)
+        item.plain = plain
+        return item
+
+
+def caption(text):
+    """A line of prose under the controls: wraps between words, never inside one."""
+    return HTML(f'<div style="margin:2px 0 4px">{html.escape(text)}</div>', text)
+
+
+def token_label(text, width=14):
+    """A token as a short, safe label: control characters escaped, spaces shown as ␣, at most `width` chars."""
+    label = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text).replace(" ", "␣")
+    return label if len(label) <= width else label[:width - 1] + "…"
+
 
 # ----------------------------------------------------------------------------- the shared machinery
 
 
 def _as_output(item):
-    """An Output-widget entry for `item`: a matplotlib Figure becomes a PNG, anything else text."""
+    """An Output-widget entry for `item`: a matplotlib Figure becomes a PNG, HTML stays HTML, anything else text."""
+    if isinstance(item, HTML):
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"text/html": str(item), "text/plain": item.plain}}
     if isinstance(item, Figure):
         buffer = io.BytesIO()
         with warnings.catch_warnings():  # a token in a script the font lacks is drawn as a box, silently
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-            item.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+            # Every widget figure uses the constrained layout, so no bbox_inches="tight" (a second, costly draw).
+            item.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         png = base64.b64encode(buffer.getvalue()).decode("ascii")
         return {"output_type": "display_data", "metadata": {},
                 "data": {"image/png": png, "text/plain": "<Figure>"}}
@@ -61,8 +97,14 @@ class Playground(widgets.VBox):
         self._draw = draw
         self._paused = False
         self._shown = None  # the values last drawn: a change that leaves them equal redraws nothing
-        row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
-        super().__init__([widgets.HTML(f"<b>{title}</b>"), row, self.output])
+        self.status = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 12px"))  # the busy cue
+        # A text box gets a row of its own; the other controls share rows, wrapping as the column allows.
+        texts = [c for c in self.controls.values() if isinstance(c, widgets.Text)]
+        others = [c for c in self.controls.values() if not isinstance(c, widgets.Text)]
+        rows = [widgets.HBox([c], layout=widgets.Layout(width="100%")) for c in texts]
+        rows += [widgets.HBox(others, layout=widgets.Layout(flex_flow="row wrap"))] if others else []
+        header = widgets.HBox([widgets.HTML(f"<b>{title}</b>"), self.status])
+        super().__init__([header, *rows, self.output])
         for control in self.controls.values():
             control.observe(self.refresh, names="value")
         self.refresh()
@@ -85,20 +127,26 @@ class Playground(widgets.VBox):
         if self._paused or self.values == self._shown:
             return
         self._shown = self.values
-        try:  # drawing and rendering both inside: a figure can fail only when it is saved
+        self.status.value = '<span style="color:#D55E00">⏳ redrawing…</span>'
+        try:
             # parse_math off: a '$' in a token or a text is a dollar sign, not the start of a formula
-            with matplotlib.rc_context({"text.parse_math": False}):
-                outputs = tuple(_as_output(item) for item in self._draw(**self.values))
-        except (ValueError, TypeError) as err:  # bad input: say what is wrong, no traceback
-            outputs = (_as_output(f"Cannot show this: {err}"),)
-        self.output.outputs = outputs  # replaces everything shown before
+            with matplotlib.rc_context({**STYLE, "text.parse_math": False}):
+                try:  # drawing and rendering both inside: a figure can fail only when it is saved
+                    outputs = tuple(_as_output(item) for item in self._draw(**self.values))
+                except (ValueError, TypeError) as err:  # bad input: say what is wrong, no traceback
+                    outputs = (_as_output(caption(f"Cannot show this: {err}")),)
+            self.output.outputs = outputs  # replaces everything shown before
+        finally:
+            self.status.value = ""
 
-    def __repr__(self):  # the text a notebook stores for the widget: stable, and useful outside Jupyter
-        return f"{self.title} (interactive: run this notebook in Jupyter to use it)"
+    def __repr__(self):  # the text a notebook stores for the widget: stable, and true wherever it is read
+        # ipywidgets cuts this text at 110 characters: keep it shorter.
+        return f"{self.title} (a widget: it appears when this cell runs in a live kernel)"
 
 
 def _slider(kind, description, **kwargs):
     style = {"description_width": "initial"}
+    kwargs.setdefault("layout", widgets.Layout(width="280px"))  # three to a row in the notebook column
     return kind(description=description, continuous_update=False, style=style, **kwargs)
 
 
@@ -136,27 +184,27 @@ def attention_maps(model, token_ids):
 
 
 def plot_attention(weights, tokens, title):
-    """A heatmap of one head's (seq, seq) weights; the blocked future positions are hatched grey."""
+    """A heatmap of one head's (seq, seq) weights; the blocked future positions are plain MASKED grey."""
     weights = weights.detach().to("cpu", torch.float64).numpy()
     seq = len(tokens)
     future = np.triu(np.ones((seq, seq), dtype=bool), k=1)
-    size = min(9.0, 2.5 + 0.45 * seq)
-    fig = Figure(figsize=(size + 1.2, size))
+    size = min(7.6, 3.2 + 0.4 * seq)  # with the colour bar and labels: at most FIGURE_WIDTH wide
+    fig = Figure(figsize=(size + 1.6, size), layout="constrained")
     ax = fig.add_subplot()
-    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="#e6e6e6")
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad=MASKED)
     image = ax.imshow(np.ma.masked_where(future, weights), cmap=cmap, vmin=0, vmax=1)
-    labels = [repr(t)[1:-1] for t in tokens]  # shows spaces at the edges and \n
+    labels = [token_label(t) for t in tokens]  # spaces shown as ␣, \n escaped, long tokens shortened
     ax.set_xticks(range(seq), labels, rotation=90)
     ax.set_yticks(range(seq), labels)
     ax.set_xlabel("key: the token looked at")
     ax.set_ylabel("query: the token looking")
     ax.set_title(title)
-    if seq <= 12:
+    if seq <= 10:
         for i in range(seq):
             for j in range(i + 1):
-                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=10,
                         color="white" if weights[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
     return fig
 
 
@@ -174,13 +222,13 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
         tokens, maps = cache[text]
         summary = (f"{len(tokens)} tokens · layer {layer}, head {head}: row i shows how token i spreads its "
                    "attention over tokens 0..i (each row sums to 1; grey = future, blocked)")
-        return [summary, plot_attention(maps[layer][head], tokens, f"layer {layer}, head {head}")]
+        return [caption(summary), plot_attention(maps[layer][head], tokens, f"layer {layer}, head {head}")]
 
     n_layers = len(model.trf_blocks)
     n_heads = model.trf_blocks[0].att.num_heads
     return Playground("Attention explorer", {
         "text": widgets.Text(value=text, description="text", continuous_update=False,
-                             layout=widgets.Layout(width="60%")),
+                             layout=widgets.Layout(width="90%")),
         "layer": _slider(widgets.IntSlider, "layer (block)", min=0, max=n_layers - 1, value=0),
         "head": _slider(widgets.IntSlider, "head", min=0, max=n_heads - 1, value=0),
     }, draw)
@@ -190,68 +238,130 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
 
 
 def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123):
-    """Generate from a prompt with a chosen temperature and top-k; see each step's five likeliest tokens."""
+    """Generate from a prompt with a chosen temperature, top-k and top-p; see each step's likeliest tokens.
+
+    Works with any tokenizer that has `encode(text, allowed_special=...)` and `decode(ids)` (the GPT-2 one
+    by default). Redrawing costs one `generate` call (KV cache) and one forward pass over the result, and
+    the steps are shown as an HTML table, so it stays quick for a small model.
+    """
     from .sampling import generate, next_token_probs  # notebook 11's sampler
 
     tokenizer = tokenizer or get_tokenizer()
-    context = model.pos_emb.num_embeddings
 
-    def draw(prompt, max_new_tokens, temperature, top_k, seed):
+    def draw(prompt, max_new_tokens, temperature, top_k, top_p, seed):
         ids = text_to_token_ids(prompt, tokenizer)
         device = _model_device(model)
         top_k = top_k or None
+        top_p = top_p if top_p < 1 else None
         # A CPU generator: `generate` draws on it even for a GPU model, so a seed gives the same tokens anywhere.
         generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
         was_training = model.training
         model.eval()
         try:
             out = generate(model, ids.to(device), max_new_tokens, temperature=temperature, top_k=top_k,
-                           generator=generator).cpu()
-            with torch.no_grad():  # the logits of each step, recomputed from the same context window
-                steps = [model(out[:, :ids.shape[1] + s][:, -context:].to(device))[0, -1].cpu().double()
-                         for s in range(out.shape[1] - ids.shape[1])]
+                           top_p=top_p, generator=generator).cpu()
+            steps = step_logits(model, out, ids.shape[1])
         finally:
             model.train(was_training)
         if temperature > 0:
-            probs = [next_token_probs(logits, temperature, top_k) for logits in steps]
-            mode = f"sampled with temperature {temperature:g}, top-k {top_k or 'off'}, seed {seed}"
+            probs = next_token_probs(steps, temperature, top_k, top_p)
+            mode = (f"sampled with temperature {temperature:g}, top-k {top_k or 'off'}, "
+                    f"top-p {top_p or 'off'}, seed {seed}")
         else:
-            probs = [torch.softmax(logits, dim=-1) for logits in steps]
+            probs = torch.softmax(steps, dim=-1)
             mode = "greedy: the most likely token each time"
-        new = out[0, ids.shape[1]:].tolist()
-        texts = [f"prompt ids: {ids[0].tolist()}", f"new ids:    {new}   ({mode})",
-                 f"text: {tokenizer.decode(out[0].tolist())}"]
-        return texts + ([_plot_steps(probs, new, tokenizer, mode)] if steps else [])
+        prompt_ids, new = ids[0].tolist(), out[0, ids.shape[1]:].tolist()
+        items = [_generated_text(tokenizer, prompt_ids, new, mode)]
+        return items + ([_steps_table(probs, new, tokenizer, mode)] if new else [])
 
     return Playground("Generation playground", {
-        "prompt": widgets.Text(value=prompt, description="prompt", continuous_update=False),
+        "prompt": widgets.Text(value=prompt, description="prompt", continuous_update=False,
+                               layout=widgets.Layout(width="90%")),
         "max_new_tokens": _slider(widgets.IntSlider, "new tokens", min=0, max=20, value=6),
         "temperature": _slider(widgets.FloatSlider, "temperature", min=0.0, max=2.0, step=0.1, value=0.0),
         "top_k": _slider(widgets.IntSlider, "top-k (0 = off)", min=0, max=50, value=0),
-        "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
+        "top_p": _slider(widgets.FloatSlider, "top-p (1 = off)", min=0.05, max=1.0, step=0.05, value=1.0),
+        "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
+                                       layout=widgets.Layout(width="200px")),
     }, draw)
 
 
-def _plot_steps(step_probs, chosen, tokenizer, mode, k=5):
-    """One small bar chart per step: the k likeliest next tokens, plus the one taken if it is not among them."""
-    cols = min(len(step_probs), 4)
-    rows = -(-len(step_probs) // cols)
-    fig = Figure(figsize=(3.6 * cols, 0.35 * (k + 2) * rows + 0.5), layout="constrained")
-    for s, (probs, pick) in enumerate(zip(step_probs, chosen)):
-        ids = torch.topk(probs, k).indices.tolist()
-        ids += [] if pick in ids else [pick]
-        values = [probs[i].item() for i in ids]
-        rows_y = list(range(len(ids)))[::-1]  # the likeliest on top
-        ax = fig.add_subplot(rows, cols, s + 1)
-        ax.barh(rows_y, values, color=[VERMILLION if i == pick else GREY for i in ids])
-        ax.set_yticks(rows_y, [repr(tokenizer.decode([i])) for i in ids], fontsize=9)
-        for y, value in zip(rows_y, values):
-            ax.text(value, y, f" {100 * value:.3g} %", va="center", fontsize=8)
-        ax.set_xlim(0, max(values) * 1.6)
-        ax.set_xticks([])
-        ax.set_title(f"step {s + 1}: {tokenizer.decode([pick])!r}", fontsize=10)
-    fig.suptitle(f"top-{k} next-token probabilities at each step ({mode}); red: the token taken", fontsize=10)
-    return fig
+@torch.no_grad()
+def step_logits(model, out, n_prompt):
+    """The logits (n_new, vocab) each generation step saw, as float64 on the CPU (the model is in eval mode).
+
+    While prompt and new tokens fit the context this is one forward pass over the whole sequence: row s is
+    the last position of the window the model read at step s. Past the context, each step's window slides,
+    so each step is recomputed from its own window.
+    """
+    context = model.pos_emb.num_embeddings
+    device = _model_device(model)
+    if out.shape[1] - 1 <= context:
+        return model(out[:, :-1].to(device))[0, n_prompt - 1:].cpu().double()
+    return torch.stack([model(out[:, :n_prompt + s][:, -context:].to(device))[0, -1].cpu().double()
+                        for s in range(out.shape[1] - n_prompt)])
+
+
+_TOKEN_STYLE = "white-space:pre;border-radius:3px;padding:0 1px;"
+
+
+def _generated_text(tokenizer, prompt_ids, new, mode):
+    """The ids and the text, both wrapping only between tokens; the new tokens highlighted."""
+    def ids_html(ids):  # "1, 2, 3" breaking only after a comma
+        return " ".join(f'<span style="white-space:nowrap">{i}{"," if k < len(ids) - 1 else ""}</span>'
+                        for k, i in enumerate(ids))
+
+    pieces = [tokenizer.decode([i]) for i in prompt_ids + new]
+    text = tokenizer.decode(prompt_ids + new)
+    if "".join(pieces) == text:  # each token decodes on its own: show the token boundaries
+        # A token never breaks, unless it is too long for a line on its own.
+        spans = [f'<span style="{_TOKEN_STYLE}{"background:#fbd9c4;" if k >= len(prompt_ids) else ""}'
+                 f'{"white-space:pre-wrap;word-break:break-all;" if len(piece) > 40 else ""}">'
+                 f"{html.escape(piece)}</span>" for k, piece in enumerate(pieces)]
+        text_html = "<wbr>".join(spans)
+    else:  # a character split over several tokens: show the decoded text as a whole
+        text_html = f'<span style="white-space:pre-wrap">{html.escape(text)}</span>'
+    plain = (f"prompt ids: {prompt_ids}\nnew ids:    {new}   ({mode})\ntext: {text}")
+    markup = (
+        '<div style="line-height:1.6;margin:2px 0 6px">'
+        f"<div><b>prompt ids:</b> [{ids_html(prompt_ids)}]</div>"
+        f'<div><b>new ids:</b> [{ids_html(new)}] <span style="color:#555">({html.escape(mode)})</span></div>'
+        f"<div><b>text:</b> {text_html}</div></div>"
+    )
+    return HTML(markup, plain)
+
+
+def _steps_table(step_probs, chosen, tokenizer, mode, k=5):
+    """One row per step: the k likeliest next tokens with a bar each; the token taken is highlighted
+    (and added at the end of its row if it is not among the k)."""
+    top = torch.topk(step_probs, k, dim=-1)
+    rows, plain = [], []
+    bar_px = 60  # the likeliest token of a step gets the full width; the others relative to it
+    for s, (pick, values, ids) in enumerate(zip(chosen, top.values.tolist(), top.indices.tolist())):
+        cells = list(zip(ids, values))
+        if pick not in ids:
+            cells.append((pick, step_probs[s, pick].item()))
+        tds = []
+        for token_id, p in cells:
+            taken = token_id == pick
+            label = html.escape(token_label(tokenizer.decode([token_id]), 12))
+            colour = VERMILLION if taken else GREY
+            highlight = "font-weight:bold;background:#fbd9c4;" if taken else ""
+            tds.append(
+                f'<td style="padding:1px 6px;vertical-align:top;text-align:left;{highlight}">'
+                f'<div style="{_TOKEN_STYLE}">{label}</div>'
+                f'<div style="display:flex;align-items:center;gap:4px">'
+                f'<div style="height:8px;width:{max(1, round(bar_px * p / values[0]))}px;background:{colour}"></div>'
+                f'<span style="font-size:85%;color:#444;white-space:nowrap">{100 * p:.3g} %</span></div></td>')
+        rows.append(f'<tr><td style="padding:1px 10px 1px 0;color:#555;white-space:nowrap">step {s + 1}</td>'
+                    + "".join(tds) + "</tr>")
+        plain.append(f"step {s + 1}: " + ", ".join(f"{tokenizer.decode([i])!r} {100 * p:.3g} %" for i, p in cells))
+    title = (f"The {k} likeliest next tokens at each step ({html.escape(mode)}); bars relative to the "
+             f'likeliest; <span style="background:#fbd9c4;font-weight:bold">highlighted: the token taken</span>')
+    markup = (f'<div style="margin-top:4px">{title}</div>'
+              f'<table style="border-collapse:collapse;margin-top:4px;font-size:var(--jp-content-font-size1,14px);'
+              f'text-align:left">{"".join(rows)}</table>')
+    return HTML(markup, "\n".join(plain))
 
 
 # ----------------------------------------------------------------------------- model size explorer
@@ -278,10 +388,12 @@ def model_size_explorer(preset="gpt2-small (124M)"):
             f"memory for the weights: {model_size_mb(model, torch.float32):,.1f} MB in float32, "
             f"{model_size_mb(model, torch.bfloat16):,.1f} MB in bfloat16 (1 MB = 1024**2 bytes)",
         ]
-        fig = Figure(figsize=(8, 3.2), layout="constrained")
+        fig = Figure(figsize=(FIGURE_WIDTH, 3.4), layout="constrained")
         ax = fig.add_subplot()
-        colours = [SKY, SKY, ORANGE, GREEN, YELLOW, YELLOW, VERMILLION]  # the diagrams' colour per component
-        ax.barh(list(parts)[::-1], [v / 1e6 for v in parts.values()][::-1], color=colours[::-1])
+        names = list(parts)[::-1]
+        kinds = [COMPONENT_KINDS[name] for name in names]  # the diagrams' colour per component
+        ax.barh(names, [parts[name] / 1e6 for name in names], color=[fill(k) for k in kinds],
+                edgecolor=[edge(k) for k in kinds], linewidth=1.5)
         ax.set_xlabel("millions of parameters")
         ax.set_title(f"{total / 1e6:,.1f} M parameters")
         return ["\n".join(lines), fig]
@@ -317,7 +429,7 @@ def activation_playground():
     def draw(x_range):
         x = torch.linspace(*x_range, 401, dtype=torch.float64)
         y = gelu(x)
-        fig = Figure(figsize=(7, 4), layout="constrained")
+        fig = Figure(figsize=(8, 4), layout="constrained")
         ax = fig.add_subplot()
         ax.plot(x, torch.relu(x), color=GREY, linewidth=2.5, label="ReLU")
         ax.plot(x, y, color=VERMILLION, linewidth=2.5, label="GELU")
@@ -331,7 +443,8 @@ def activation_playground():
         return [text, fig]
 
     return Playground("GELU vs ReLU", {
-        "x_range": _slider(widgets.FloatRangeSlider, "x range", min=-10.0, max=10.0, step=0.5, value=(-4.0, 4.0)),
+        "x_range": _slider(widgets.FloatRangeSlider, "x range", min=-10.0, max=10.0, step=0.5, value=(-4.0, 4.0),
+                           readout_format=".1f", layout=widgets.Layout(width="460px")),
     }, draw)
 
 
@@ -344,11 +457,13 @@ def layernorm_playground(emb_dim=768):
         x = torch.randn(emb_dim, generator=generator) * scale + shift
         with torch.no_grad():
             y = norm(x)
-        fig = Figure(figsize=(9, 3.4), layout="constrained")
+        fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
         stats = []
         for i, (values, name, colour) in enumerate(((x, "input", GREY), (y, "after LayerNorm", BLUE))):
             ax = fig.add_subplot(1, 2, i + 1)
             ax.hist(values.numpy(), bins=40, color=colour)
+            ax.set_xlabel("value")
+            ax.set_ylabel(f"count (of {emb_dim} values)")
             ax.set_title(f"{name}: mean {rounded(values.mean(), 2).item()}, "
                          f"variance {rounded(values.var(unbiased=False), 2).item()}")
             stats.append(f"{name:>16}: mean {rounded(values.mean(), 4).item():>9}, "

@@ -1,14 +1,17 @@
 """A private JupyterLab server and a headless Chromium for tests/test_browser.py.
 
-The server runs on 127.0.0.1 with a random token and its own throw-away config, settings, workspace and
+The server is started with the README's own command (`readme_lab_args()` reads it from README.md), in a
+copy of the repository, so what the test sees is what a learner who follows the README sees. It runs on 127.0.0.1 with a random token and its own throw-away config, settings, workspace and
 runtime folders, so nothing from the machine's own Jupyter set-up leaks in and nothing is left behind.
 It never fetches news or update checks; the browser is not allowed to reach anything but the server.
 """
 
 import json
 import os
+import re
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parent.parent
 
 # Chromium's switches for a quiet, offline, sandbox-less (CI containers run as root) headless run.
 CHROMIUM_ARGS = [
@@ -45,6 +49,26 @@ def missing_requirements():
         missing.append("playwright is not installed (pip install -r requirements-dev.txt; "
                        "no `playwright install` needed, the test uses /usr/bin/chromium)")
     return "; ".join(missing) or None
+
+
+def readme_lab_args(readme=REPO / "README.md"):
+    """The arguments after `jupyter lab` in the README's open command, e.g. ['--notebook-dir=.', 'notebooks/00_...'].
+
+    The command is the last step (after the last `&&`) of the README's bash block that runs `jupyter lab`.
+    """
+    text = Path(readme).read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```bash\n(.*?)\n```", text, re.S) if "jupyter lab" in b]
+    words = shlex.split(block.split("&&")[-1])
+    assert words[:2] == [".venv/bin/jupyter", "lab"], f"the README's open command is not `.venv/bin/jupyter lab ...`: {block}"
+    return words[2:]
+
+
+def copy_repository(destination, source=REPO):
+    """A copy of the repository as a learner has it after cloning (no venv, git data, caches or test output)."""
+    skip = shutil.ignore_patterns(".git", ".venv", "venv", "_artifacts", "__pycache__", ".pytest_cache",
+                                  "*.egg-info", ".ipynb_checkpoints", "gpt2*", "build", "dist")
+    shutil.copytree(source, destination, ignore=skip, symlinks=True)
+    return Path(destination)
 
 
 def free_port():
@@ -85,10 +109,14 @@ def _alive(pid):
 
 
 class JupyterLab:
-    """`with JupyterLab(root) as lab:` serves `root` on lab.url; stops the server and its kernels on exit."""
+    """`with JupyterLab(cwd, args) as lab:` runs `jupyter lab *args` in `cwd`, on lab.url; stops it and its kernels on exit.
 
-    def __init__(self, root, start_timeout=120):
+    `args` are the README's (see readme_lab_args); the test adds only what a private, offline server needs.
+    """
+
+    def __init__(self, root, args=(), start_timeout=120):
         self.root = Path(root)
+        self.args = list(args)
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -104,10 +132,10 @@ class JupyterLab:
     def __enter__(self):
         env = self._prepare_home()
         command = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            sys.executable, "-m", "jupyter", "lab", *self.args, "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-            "--ServerApp.allow_root=True",  # CI containers run as root
+            f"--IdentityProvider.token={self.token}",
+            "--allow-root",  # CI containers run as root (the README tells root users to add it, too)
             "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=None",  # no announcements feed
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -148,6 +176,9 @@ class JupyterLab:
                                                       os.environ.get("PYTHONPATH")) if p),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": "0",
+            # One thread per kernel: on a 2-core machine the browser and the server need the other core,
+            # and PyTorch threads that wait for a busy core are much slower than one thread.
+            "OMP_NUM_THREADS": "1",
         })
         return env
 
@@ -167,6 +198,14 @@ class JupyterLab:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"JupyterLab did not answer within {self.start_timeout} s:\n{self.log()}")
             time.sleep(0.5)
+
+    def start_page(self):
+        """The path (below the server's root) of the page the server would open in the learner's browser."""
+        for opened in (self.home / "runtime").glob("jpserver-*-open.html"):
+            match = re.search(r'href="[^"]*?/lab/tree/([^"?]+)', opened.read_text())
+            if match:
+                return match.group(1)
+        return None
 
     def api(self, path, method="GET"):
         request = urllib.request.Request(f"{self.url}/api/{path}", method=method,

@@ -1,14 +1,21 @@
-"""The widgets work where learners use them: JupyterLab in a real (headless) browser.
+"""Every notebook works where learners use it: JupyterLab started exactly as the README says, in a real browser.
 
-For each target below the test copies the notebook into a temporary folder (the committed notebooks are
-never touched), serves it with a private JupyterLab on 127.0.0.1, opens it in Debian's Chromium driven
-by Playwright, runs all cells from the Run menu, waits for the kernel, moves one slider of one widget with
-the keyboard, and checks that the widget's output (its text and its plot) changed and that no cell or
-widget shows an error. Screenshots land in tests/_artifacts/ (git-ignored):
-    browser-<target>-1-opened.png   the notebook as opened, with its stored outputs
-    browser-<target>-2-before.png   after Run All, before the slider moves
-    browser-<target>-3-after.png    after the slider moved
+The test copies the repository into a temporary folder (the committed notebooks are never touched), starts
+JupyterLab there with the README's own open command (read from README.md, so the two cannot drift; the test
+only adds a port, a token, --no-browser and --allow-root), and opens it in Debian's headless Chromium driven
+by Playwright. For every notebook of the series (notebooks/[0-9][0-9]_*.ipynb, so a new notebook is covered
+without editing this file) it clears the outputs, runs all cells from the Run menu, waits for the kernel,
+and fails on:
+  - an <img> that did not load (naturalWidth == 0): a diagram path that does not resolve from the served root;
+  - a relative link in the prose that does not resolve (the server answers 404);
+  - any error or stderr output, or a widget that could not be displayed;
+  - a widget that does not redraw after one of its controls changes.
+`test_the_checks_catch_a_broken_page` shows that these checks fail on a broken page.
 
+Screenshots land in tests/_artifacts/ (git-ignored), one per notebook, for review:
+    browser-<notebook>.png          the notebook after Run All, scrolled to its widget or first figure
+    browser-<notebook>-widget.png   each widget after its control changed (-widget2.png for a second one)
+    browser-<notebook>-console.log  the browser console and the server log
 Needs /usr/bin/chromium (apt-get install -y chromium) and the playwright package (requirements-dev.txt);
 it is skipped, saying which is missing, without them (it fails instead when REQUIRE_BROWSER_TEST=1).
 `playwright install` is never needed.
@@ -16,15 +23,13 @@ it is skipped, saying which is missing, without them (it fails instead when REQU
 
 import os
 import re
-import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from browser_utils import CHROMIUM, CHROMIUM_ARGS, JupyterLab, missing_requirements
+from browser_utils import CHROMIUM, CHROMIUM_ARGS, JupyterLab, copy_repository, missing_requirements, readme_lab_args
 
 _missing = missing_requirements()
 if _missing and os.environ.get("REQUIRE_BROWSER_TEST") == "1":  # CI sets it: there, a skip would hide a gap
@@ -36,73 +41,13 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on screen
 
-# Generous limits: the CI machine may have two slow cores, and the first matplotlib import is slow.
+# Generous limits: the CI machine may have two slow cores, and the first torch import is slow.
 RUN_ALL_TIMEOUT_S = 240
-REDRAW_TIMEOUT_S = 60
-
-
-@dataclass(frozen=True)
-class Target:
-    notebook: str  # a notebook in notebooks/, or GENERATED
-    call: str  # the widget call the notebook must contain
-    title: str  # the widget's title (its bold first line)
-    slider: str  # the description of the slider to move
-    key: str  # the key pressed on the slider's first handle
-    before: str  # text the widget shows after Run All ...
-    after: str  # ... and after the key press
-
-    @property
-    def id(self):
-        return Path(self.notebook).stem
-
-
-GENERATED = "widget_smoke.ipynb"  # built by the test: one cell calling activation_playground()
-
-GELU_PLAYGROUND = dict(
-    call="activation_playground(", title="GELU vs ReLU", slider="x range", key="ArrowRight",
-    before="x from -4.0 to 4.0", after="x from -3.5 to 4.0",  # the lower end moves one 0.5 step
-)
-
-# What the test opens, one test each (about 10-20 s apiece, one shared server and browser). The generated
-# notebook checks the widget machinery whatever the series holds. A series notebook that no longer contains
-# its widget call fails the test.
-TARGETS = [
-    Target(GENERATED, **GELU_PLAYGROUND),
-    Target("02_layer_norm.ipynb", call="layernorm_playground(", title="LayerNorm on a random",
-           slider="scale", key="ArrowRight",  # 2.0 -> 2.1: the input changes, the normalized output does not
-           before="after LayerNorm: mean       0.0, variance       1.0",
-           after="after LayerNorm: mean       0.0, variance       1.0"),
-    Target("03_gelu_feed_forward.ipynb", **GELU_PLAYGROUND),
-    Target("05_multi_head_attention.ipynb", call="attention_explorer(", title="Attention explorer",
-           slider="head", key="ArrowRight", before="layer 0, head 0", after="layer 0, head 1"),
-    Target("11_sampling.ipynb", call="generation_playground(", title="Generation playground",
-           slider="temperature", key="ArrowRight",  # 0.0 -> 0.1: greedy turns into seeded sampling
-           before="greedy: the most likely token each time", after="sampled with temperature 0.1"),
-    # 08's model_size_explorer() has no slider (a dropdown and number boxes), so it is not driven here.
-]
-
-
-def generated_notebook():
-    """One widget cell, stored the way tools/run_notebooks.py stores it (a view of a model that is gone)."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                  "language": "python"}, "language_info": {"name": "python"}}
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Widget smoke test\nGenerated by tests/test_browser.py."),
-        nbformat.v4.new_code_cell(
-            "from gpt_from_scratch.widgets import activation_playground\n\nactivation_playground()",
-            execution_count=1,
-            outputs=[nbformat.v4.new_output("execute_result", execution_count=1, data={
-                "text/plain": "GELU vs ReLU (interactive: run this notebook in Jupyter to use it)",
-                "application/vnd.jupyter.widget-view+json": {
-                    "version_major": 2, "version_minor": 0, "model_id": "0" * 32},
-            })],
-        ),
-    ]
-    return nb
+REDRAW_TIMEOUT_S = 30
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -110,16 +55,13 @@ def generated_notebook():
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A stand-in for the repository: notebooks/ (copies go here) and imgs/ (the notebooks' figures)."""
-    root = tmp_path_factory.mktemp("browser") / "repo"
-    (root / "notebooks").mkdir(parents=True)
-    shutil.copytree(ROOT / "imgs", root / "imgs")
-    return root
+    """A copy of the repository, as a learner has it after cloning."""
+    return copy_repository(tmp_path_factory.mktemp("browser") / "repo")
 
 
 @pytest.fixture(scope="module")
 def lab(workdir):
-    with JupyterLab(workdir) as server:
+    with JupyterLab(workdir, readme_lab_args()) as server:
         yield server
     assert not server.leftover, f"processes of the JupyterLab server still alive: {server.leftover}"
 
@@ -160,7 +102,7 @@ def page(browser, lab):
         lab.shutdown_kernels()
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- what the test does on a page
 
 
 def menu(page, menu_name, item):
@@ -168,8 +110,17 @@ def menu(page, menu_name, item):
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
 
 
-def wait_for_run_all(page):
-    """Until the kernel is idle and every code cell has an execution count (or one failed)."""
+def open_notebook(page, lab, path):
+    page.goto(lab.notebook_url(path))
+    expect(page.locator(f"{PANEL} .jp-Cell").first).to_be_visible(timeout=90_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"\| Idle"), timeout=90_000)
+
+
+def run_all(page):
+    """Clear every output, Run All Cells, and wait until the kernel is idle and every code cell has run
+    (or one failed). Clearing first makes "[*]" -> "[n]" the sign of progress."""
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    menu(page, "Run", "Run All Cells")
     page.wait_for_function("""panel => {
         const prompts = [...document.querySelectorAll(`${panel} .jp-CodeCell .jp-InputPrompt`)]
             .map(p => p.textContent.trim());
@@ -192,75 +143,179 @@ def errors_shown(page):
     return problems
 
 
-def widget_state(widget):
-    """(the text, the PNG src) that the widget's Output area shows."""
-    output = widget.locator(".widget-output").first
-    return output.locator("pre").all_inner_texts(), output.locator("img").first.get_attribute("src")
+def broken_images(page):
+    """The src of every <img> in the notebook that did not load (naturalWidth == 0), once all have settled."""
+    page.wait_for_function(f"""() => [...document.querySelectorAll('{PANEL} img')].every(i => i.complete)""",
+                           timeout=30_000, polling=250)
+    return page.evaluate(f"""() => [...document.querySelectorAll('{PANEL} img')]
+        .filter(i => i.naturalWidth === 0).map(i => i.getAttribute('src'))""")
 
 
-# ----------------------------------------------------------------------------- the test
+def broken_links(page, lab):
+    """Every relative link in the prose whose target the server does not have (JupyterLab rewrites a relative
+    href to the file's download URL, so a link that points outside the served root, or to a missing file, 404s)."""
+    hrefs = page.evaluate(f"""() => [...document.querySelectorAll('{PANEL} .jp-RenderedMarkdown a[href]')]
+        .filter(a => !a.getAttribute('href').startsWith('#')).map(a => a.href)""")  # not the headings' anchors
+    local = sorted({href.split("#")[0] for href in hrefs if href.startswith(lab.url)})
+    problems = []
+    for href in local:
+        if "/files/" not in href:  # not rewritten (yet): the resolution itself failed
+            problems.append(f"{href} (not resolved to a file)")
+            continue
+        status = page.request.get(href, headers={"Authorization": f"token {lab.token}"}).status
+        if status != 200:
+            problems.append(f"{href} (HTTP {status})")
+    return problems
 
 
-@pytest.mark.parametrize("target", TARGETS, ids=[t.id for t in TARGETS])
-def test_widget_slider_redraws_in_jupyterlab(target, workdir, lab, page):
-    started = time.monotonic()
-    copy = workdir / "notebooks" / target.notebook
-    if target.notebook == GENERATED:
-        nbformat.write(generated_notebook(), copy)
-    else:
-        source = ROOT / "notebooks" / target.notebook
-        assert target.call in source.read_text(), f"{target.notebook} no longer calls {target.call}...)"
-        shutil.copy(source, copy)
+def page_problems(page, lab):
+    return ([f"image did not load: {src}" for src in broken_images(page)]
+            + [f"link does not resolve: {href}" for href in broken_links(page, lab)]
+            + errors_shown(page))
+
+
+def playgrounds(page):
+    """The notebook's interactive widgets: a VBox with a bold title, its controls, and an Output (marked here
+    with a data-playground attribute, so that a locator can name each one and its own Output)."""
+    count = page.evaluate(f"""() => {{
+        const boxes = [...document.querySelectorAll('{PANEL} .widget-vbox')]
+            .filter(box => [...box.children].some(child => child.classList.contains('widget-output')));
+        boxes.forEach((box, i) => box.setAttribute('data-playground', i));
+        return boxes.length;
+    }}""")
+    return [page.locator(f'[data-playground="{i}"]') for i in range(count)]
+
+
+def output_state(widget):
+    output = widget.locator(":scope > .widget-output")
+    return output.inner_text(), [img.get_attribute("src") for img in output.locator("img").all()]
+
+
+def change_a_control(page, widget):
+    """Move the first slider that can still move right one step, or else pick the next entry of the first
+    drop-down, or else add 1 to the first number box."""
+    for handle in widget.locator(".noUi-handle").all():
+        if float(handle.get_attribute("aria-valuenow")) < float(handle.get_attribute("aria-valuemax")):
+            handle.focus()
+            handle.press("ArrowRight")
+            return "a slider one step right"
+    select = widget.locator("select").first
+    if select.count():
+        count, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
+        select.select_option(index=(current + 1) % count)
+        return "the next entry of a drop-down"
+    box = widget.locator("input[type=number]").first
+    box.fill(str(int(box.input_value()) + 1))
+    box.press("Enter")
+    return "a number box + 1"
+
+
+def check_widgets_redraw(page, stem):
+    """Every widget redraws after a control changes; returns {widget title: seconds until the new output showed}."""
+    latencies = {}
+    for n, widget in enumerate(playgrounds(page)):
+        title = widget.locator(".widget-html-content b").first.inner_text()
+        widget.scroll_into_view_if_needed()
+        expect(widget.locator(":scope > .widget-output img").first).to_be_visible(timeout=REDRAW_TIMEOUT_S * 1000)
+        before = output_state(widget)
+        started = time.monotonic()
+        what = change_a_control(page, widget)
+        try:
+            page.wait_for_function("""([el, before]) => {
+                const out = [...el.children].find(child => child.classList.contains('widget-output'));
+                const srcs = [...out.querySelectorAll('img')].map(i => i.getAttribute('src'));
+                return out.innerText !== before[0] || JSON.stringify(srcs) !== JSON.stringify(before[1]);
+            }""", arg=[widget.element_handle(), list(before)], timeout=REDRAW_TIMEOUT_S * 1000, polling=50)
+        except Exception as err:
+            raise AssertionError(f"{stem}: widget {title!r} did not redraw after {what}") from err
+        latencies[title] = time.monotonic() - started
+        page.wait_for_timeout(300)  # let the new image decode before the screenshot
+        widget.screenshot(path=ARTIFACTS / f"browser-{stem}-widget{n + 1 if n else ''}.png")
+    return latencies
+
+
+def screenshot(page, stem):
+    """One view of the notebook for review: its first widget if it has one, else its first figure."""
+    widgets = playgrounds(page)
+    target = widgets[0] if widgets else page.locator(
+        f"{PANEL} .jp-OutputArea-output img, {PANEL} .jp-RenderedMarkdown img").first
+    if target.count():
+        target.scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / f"browser-{stem}.png")
+
+
+def check_notebook(page, lab, relative_path, stem):
+    """Open, check the stored page, run all, check again and drive the widgets; returns the widget latencies."""
     ARTIFACTS.mkdir(exist_ok=True)
-    for stale in ARTIFACTS.glob(f"browser-{target.id}-*"):
+    for stale in ARTIFACTS.glob(f"browser-{stem}[-.]*"):
         stale.unlink()
-    shot = lambda step: page.screenshot(path=ARTIFACTS / f"browser-{target.id}-{step}.png")  # noqa: E731
-
     try:
-        page.goto(lab.notebook_url(f"notebooks/{target.notebook}"))
-        expect(page.locator(f"{PANEL} .jp-Cell").first).to_be_visible(timeout=90_000)
-        expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"\| Idle"), timeout=90_000)
-        shot("1-opened")
-        assert not errors_shown(page), errors_shown(page)  # the stored outputs, as a learner first sees them
-
-        # A fresh run, as a learner would do it; clearing first makes "[*]" -> "[n]" the sign of progress.
-        menu(page, "Edit", "Clear Outputs of All Cells")
-        menu(page, "Run", "Run All Cells")
-        wait_for_run_all(page)
+        open_notebook(page, lab, relative_path)
+        problems = page_problems(page, lab)  # the stored outputs, as a learner first sees them
+        assert not problems, f"{relative_path} as opened:\n" + "\n".join(problems)
+        run_all(page)
+        problems = page_problems(page, lab)
+        assert not problems, f"{relative_path} after Run All:\n" + "\n".join(problems)
+        latencies = check_widgets_redraw(page, stem)
         assert not errors_shown(page), errors_shown(page)
-
-        widget = page.locator(f"{PANEL} .widget-vbox").filter(
-            has=page.locator(".widget-html-content", has_text=target.title)).last
-        widget.scroll_into_view_if_needed()
-        expect(widget.locator(".widget-output img")).to_be_visible(timeout=REDRAW_TIMEOUT_S * 1000)
-        expect(widget.locator(".widget-output pre").first).to_contain_text(target.before)
-        texts, image = widget_state(widget)
-        assert image.startswith("data:image/png;base64,"), image[:80]
-        shot("2-before")
-
-        slider = widget.locator(".widget-slider").filter(
-            has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(target.slider)}$")))
-        handle = slider.locator(".noUi-handle").first
-        handle.focus()
-        handle.press(target.key)
-        # Every redraw brings a new plot: wait for it, then read the new text.
-        expect(widget.locator(".widget-output img")).not_to_have_attribute(
-            "src", image, timeout=REDRAW_TIMEOUT_S * 1000)
-        expect(widget.locator(".widget-output pre").first).to_contain_text(target.after)
-        texts_after, image_after = widget_state(widget)
-        widget.scroll_into_view_if_needed()
-        shot("3-after")
-
-        assert texts_after != texts
-        assert image_after.startswith("data:image/png;base64,") and image_after != image, "the plot did not change"
-        assert not errors_shown(page), errors_shown(page)
+        screenshot(page, stem)
+        return latencies
     except BaseException:
         try:
-            shot("failure")
+            page.screenshot(path=ARTIFACTS / f"browser-{stem}-failure.png")
         except Exception:  # the page itself may be what broke
             pass
         raise
     finally:
-        (ARTIFACTS / f"browser-{target.id}-console.log").write_text("\n".join(
+        (ARTIFACTS / f"browser-{stem}-console.log").write_text("\n".join(
             page.console + [f"blocked: {url}" for url in page.blocked]) + f"\n--- server log\n{lab.log()}")
-    print(f"{target.id}: {time.monotonic() - started:.1f} s in the browser")
+
+
+# ----------------------------------------------------------------------------- the tests
+
+
+def test_the_readme_command_serves_the_whole_repository(lab):
+    """The learner's JupyterLab shows the repository root (imgs/, benchmarks/, README.md) and opens notebook 00."""
+    names = {item["name"] for item in lab.api("contents")["content"]}
+    assert {"notebooks", "imgs", "benchmarks", "README.md"} <= names, names
+    assert lab.start_page() == "notebooks/00_pytorch_basics.ipynb", lab.start_page()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_shows_everything_in_jupyterlab(path, lab, page):
+    started = time.monotonic()
+    latencies = check_notebook(page, lab, f"notebooks/{path.name}", path.stem)
+    shown = ", ".join(f"{title}: redrawn in {seconds:.2f} s" for title, seconds in latencies.items())
+    print(f"{path.stem}: {time.monotonic() - started:.1f} s in the browser{'; ' + shown if shown else ''}")
+
+
+def broken_notebook():
+    """A notebook with everything the checks must catch: a missing diagram, a dead link, stderr output."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                  "language": "python"}, "language_info": {"name": "python"}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A broken page\n\n![a diagram](../imgs/gpt_overview.png)\n\n"
+                                      "![a missing diagram](../imgs/no_such_diagram.png)\n\n"
+                                      "[a good link](../README.md) and [a dead link](99_no_such_notebook.ipynb)"),
+        nbformat.v4.new_code_cell("import sys\nprint('something went wrong', file=sys.stderr)"),
+    ]
+    return nb
+
+
+def test_the_checks_catch_a_broken_page(workdir, lab, page):
+    """The checks the notebooks pass do fail on a broken page: check_notebook raises, naming each problem."""
+    broken = workdir / "notebooks" / "zz_broken_page.ipynb"
+    nbformat.write(broken_notebook(), broken)
+    try:
+        open_notebook(page, lab, "notebooks/zz_broken_page.ipynb")
+        run_all(page)
+        problems = "\n".join(page_problems(page, lab))
+        with pytest.raises(AssertionError):
+            check_notebook(page, lab, "notebooks/zz_broken_page.ipynb", "zz_broken_page")
+    finally:
+        broken.unlink()
+    assert re.search(r"image did not load: \S*/imgs/no_such_diagram\.png", problems), problems
+    assert re.search(r"link does not resolve: \S*/99_no_such_notebook\.ipynb", problems), problems
+    assert "stderr/error output: something went wrong" in problems, problems
+    assert "gpt_overview.png" not in problems and "README.md" not in problems, problems  # the good ones pass

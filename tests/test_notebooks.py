@@ -201,3 +201,14 @@ def test_links_to_other_notebooks_resolve(path):
     markdown = "\n".join(c.source for c in cells(read(path), "markdown"))
     for target in re.findall(r"\]\(([^)\s#]+\.ipynb)", markdown):
         assert (NOTEBOOK_DIR / target).is_file(), f"{path.name} links to missing {target}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_ends_with_previous_and_next_links_that_resolve(path):
+    """The last cell links to the notebooks before and after (the first and the last link to the README)."""
+    last = read(path).cells[-1]
+    assert last.cell_type == "markdown" and "**Previous:**" in last.source and "**Next:**" in last.source, last.source
+    targets = re.findall(r"\]\(([^)#]+)", last.source)
+    assert len(targets) == 2, targets
+    for target in targets:
+        assert (path.parent / target).resolve().is_file(), f"{path.name} links to {target}, which does not exist"

@@ -58,7 +58,9 @@ def hf_greedy(hf, prompt, steps):
     return out
 
 
-def check_parity(hf, ours, prompt, batch, also_simple=False):
+def check_parity(hf, ours, prompt, batch, also_simple=False, uncached_steps=30):
+    """Logits within 1e-4, and 30 greedy tokens equal to transformers' with the KV cache; without it,
+    `uncached_steps` (every step recomputes the whole sequence: the 124M test checks a few, the small one all)."""
     with torch.no_grad():
         expected = hf(batch).logits
         got = ours(batch)
@@ -67,7 +69,8 @@ def check_parity(hf, ours, prompt, batch, also_simple=False):
     steps = 30
     reference = hf_greedy(hf, prompt, steps)
     assert torch.equal(generate(ours, prompt, steps, use_cache=True), reference)
-    assert torch.equal(generate(ours, prompt, steps, use_cache=False), reference)
+    uncached = reference[:, :prompt.shape[1] + uncached_steps]
+    assert torch.equal(generate(ours, prompt, uncached_steps, use_cache=False), uncached)
     if also_simple:
         assert torch.equal(generate_text_simple(ours, prompt, steps, ours.pos_emb.num_embeddings), reference)
 
@@ -97,7 +100,7 @@ def test_gpt2_124m_parity(full_checkpoint, full_ours):
     g = torch.Generator().manual_seed(2)
     batch = torch.randint(0, 50257, (2, 24), generator=g)
     prompt = torch.tensor([[15496, 11, 314, 716, 257]])  # "Hello, I am a"
-    check_parity(hf, full_ours, prompt, batch)
+    check_parity(hf, full_ours, prompt, batch, uncached_steps=8)
 
 
 def test_loaded_model_is_complete(full_checkpoint, full_ours):

@@ -44,13 +44,17 @@ def model():
 
 
 def shown(playground):
-    """(the text, the PNG images) that the playground's Output holds; fails on any error output."""
+    """(the text, the PNG images) that the playground's Output holds (HTML counts as its plain text);
+    fails on any error output, and on a busy cue left showing."""
     texts, images = [], []
+    assert playground.status.value == ""
     for out in playground.output.outputs:
         assert out["output_type"] in ("stream", "display_data"), out
         if out["output_type"] == "stream":
             assert out["name"] == "stdout", out
             texts.append(out["text"])
+        elif "text/html" in out["data"]:
+            texts.append(out["data"]["text/plain"] + "\n")
         else:
             images.append(out["data"]["image/png"])
     text = "".join(texts)
@@ -113,27 +117,36 @@ def test_attention_maps_are_each_blocks_weights_on_its_normed_input(model):
 
 def test_generation_playground(model):
     playground = generation_playground(model, get_tokenizer(), prompt="Hello, I am")
-    assert set(playground.controls) == {"prompt", "max_new_tokens", "temperature", "top_k", "seed"}
+    assert set(playground.controls) == {"prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed"}
     playground.set(max_new_tokens=4)
-    text, [bars] = shown(playground)
+    text, images = shown(playground)
+    assert images == []  # the steps are an HTML table: no PNG to encode
+    bars = text.split("step 1:")[1]
     greedy = generate_text_simple(model, text_to_token_ids("Hello, I am"), 4, SMALL["context_length"])
     assert "prompt ids: [15496, 11, 314, 716]" in text
     assert f"new ids:    {greedy[0, 4:].tolist()}   (greedy" in text
     assert f"text: {token_ids_to_text(greedy)}" in text
 
     playground.set(temperature=1.5, top_k=20, seed=1)
-    sampled, [bars2] = shown(playground)
+    sampled, _ = shown(playground)
     expected = generate(model, text_to_token_ids("Hello, I am"), 4, temperature=1.5, top_k=20,
                         generator=torch.Generator().manual_seed(1))
-    assert f"new ids:    {expected[0, 4:].tolist()}   (sampled with temperature 1.5, top-k 20, seed 1)" in sampled
-    assert bars2 != bars
+    assert (f"new ids:    {expected[0, 4:].tolist()}   (sampled with temperature 1.5, top-k 20, top-p off, seed 1)"
+            in sampled)
+    assert sampled.split("step 1:")[1] != bars
+    playground.set(top_p=0.5)
+    nucleus, _ = shown(playground)
+    expected = generate(model, text_to_token_ids("Hello, I am"), 4, temperature=1.5, top_k=20, top_p=0.5,
+                        generator=torch.Generator().manual_seed(1))
+    assert f"new ids:    {expected[0, 4:].tolist()}   (sampled with temperature 1.5, top-k 20, top-p 0.5, seed 1)" in nucleus
+    playground.set(top_p=1.0)
     playground.set(seed=2)
     assert shown(playground)[0] != sampled
     playground.set(seed=1)  # the same seed gives the same tokens again
     assert shown(playground)[0] == sampled
 
     playground.set(max_new_tokens=12)  # prompt + new tokens > context_length 16: the window slides
-    text, [_] = shown(playground)
+    text, _ = shown(playground)
     assert len(text.split("new ids:")[1].split("]")[0].split(",")) == 12
 
     playground.set(max_new_tokens=0)
@@ -191,10 +204,51 @@ def test_layernorm_playground_normalizes_any_input():
 def test_widgets_store_a_stable_text_in_notebooks(model):
     for playground in (attention_explorer(model), activation_playground()):
         bundle = playground._repr_mimebundle_()
-        assert bundle["text/plain"] == f"{playground.title} (interactive: run this notebook in Jupyter to use it)"
+        assert bundle["text/plain"] == f"{playground.title} (a widget: it appears when this cell runs in a live kernel)"
+    assert len(repr(layernorm_playground())) <= 110  # ipywidgets cuts a longer text with "…"
 
 
 def test_importing_the_package_does_not_import_ipywidgets():
     code = "import sys, gpt_from_scratch; print('ipywidgets' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+class _TinyTokenizer:
+    """A tokenizer that is not GPT-2's: one id per character of a small alphabet (like the trained model's)."""
+
+    alphabet = "abcdefghijklmnopqrstuvwxyz ,.'"
+    n_vocab = 31
+
+    def encode(self, text, allowed_special=()):
+        return [self.alphabet.index(c) if c in self.alphabet else 30 for c in text.lower()]
+
+    def decode(self, ids):
+        return "".join("Ã" * 60 if i == 30 else self.alphabet[i] for i in ids)
+
+
+def test_generation_playground_with_another_tokenizer_and_odd_tokens():
+    torch.manual_seed(0)
+    small = GPTModel({**SMALL, "vocab_size": 31}).eval()
+    playground = generation_playground(small, _TinyTokenizer(), prompt="hello <world>")  # < and > -> id 30
+    playground.set(max_new_tokens=5, temperature=1.0, top_p=0.9)
+    text, images = shown(playground)
+    assert "prompt ids: [7, 4, 11, 11, 14, 26, 30" in text and images == []
+    markup = "".join(out["data"]["text/html"] for out in playground.output.outputs if "text/html" in out["data"])
+    table = markup.split("<table")[1]
+    assert "Ã" * 11 + "…" in table and "Ã" * 12 not in table  # a 60-character token, shortened in the table
+    assert "word-break:break-all" in markup.split("<table")[0]  # and allowed to break in the text line
+    assert "<world>" not in markup  # the prompt's characters are escaped (and shown as id 30's label)
+
+
+def test_step_logits_are_the_logits_each_step_saw(model):
+    from gpt_from_scratch.widgets import step_logits
+
+    for new in (4, 14):  # within the context (one forward pass), and past it (a sliding window per step)
+        out = generate(model, text_to_token_ids("Hello, I am"), new)
+        steps = step_logits(model, out, 4)
+        assert steps.shape == (new, SMALL["vocab_size"])
+        for s in range(new):
+            window = out[:, :4 + s][:, -SMALL["context_length"]:]
+            torch.testing.assert_close(steps[s], model(window)[0, -1].double(), atol=1e-5, rtol=1e-5)
+            assert steps[s].argmax().item() == out[0, 4 + s].item()  # greedy took the argmax

@@ -8,7 +8,8 @@ version always writes the same pixels (and, with the same PNG encoder, the same 
 with status 1 and lists the diagrams whose pixels differ from the committed files.
 
 Style: 150 dpi, 1620 px wide, text of at least 14 pt, and the Okabe-Ito palette (safe for the common
-kinds of colour blindness), one colour per kind of component in every diagram.
+kinds of colour blindness), one colour per kind of component in every diagram: gpt_from_scratch/palette.py,
+which the widgets and the notebooks' figures use too. Masked attention cells are palette.MASKED grey.
 """
 
 import argparse
@@ -29,23 +30,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gpt_from_scratch import GPT_CONFIG_124M, meta_model, parameter_breakdown  # noqa: E402
+from gpt_from_scratch.palette import COLOURS, MASKED, edge, fill, mix  # noqa: E402, F401
 
 IMGS = ROOT / "imgs"
 DPI = 150
 WIDTH = 10.8  # inches: 1620 px at 150 dpi
 SOURCE = f"gpt-from-scratch tools/make_diagrams.py, matplotlib {matplotlib.__version__}"
 
-# Okabe-Ito colours, one per kind of component.
-COLOURS = {
-    "data": "#999999",     # grey: text, tokens, ids
-    "embed": "#56B4E9",    # sky blue: embeddings
-    "norm": "#F0E442",     # yellow: layer norms
-    "attn": "#E69F00",     # orange: attention
-    "ff": "#009E73",       # bluish green: feed-forward
-    "drop": "#CC79A7",     # reddish purple: dropout
-    "head": "#D55E00",     # vermillion: output head, logits, gradients
-    "block": "#0072B2",    # blue: transformer blocks, shortcuts
-}
 INK = "#1a1a1a"
 MUTED = "#444444"
 TITLE_PT, BOX_PT, DETAIL_PT = 22, 17, 14
@@ -60,21 +51,6 @@ plt.rcParams.update({
     "ytick.color": INK,
     "svg.hashsalt": "gpt-from-scratch",
 })
-
-
-def mix(hex_colour, other, amount):
-    """`amount` of `hex_colour` mixed into `other` (0..1), as an RGB tuple."""
-    a = np.array(matplotlib.colors.to_rgb(hex_colour))
-    b = np.array(matplotlib.colors.to_rgb(other))
-    return tuple(amount * a + (1 - amount) * b)
-
-
-def fill(kind):
-    return mix(COLOURS[kind], "white", 0.38)
-
-
-def edge(kind):
-    return mix(COLOURS[kind], "black", 0.72)
 
 
 # ----------------------------------------------------------------------------- drawing helpers
@@ -309,8 +285,7 @@ def multi_head_attention():
         for j in range(5):
             x0, y0 = gx + j * cell, gy + (4 - i) * cell
             if future[i, j]:
-                ax.add_patch(Rectangle((x0, y0), cell, cell, facecolor="#3a3a3a", edgecolor="white", lw=1.5))
-                ax.text(x0 + cell / 2, y0 + cell / 2, "0", ha="center", va="center", color="white", fontsize=14)
+                ax.add_patch(Rectangle((x0, y0), cell, cell, facecolor=MASKED, edgecolor="white", lw=1.5))
             else:
                 wgt = weights[i, j]
                 ax.add_patch(Rectangle((x0, y0), cell, cell, facecolor=cmap(0.15 + 0.75 * wgt),
@@ -320,7 +295,7 @@ def multi_head_attention():
         ax.text(gx - 0.1, gy + (4 - i) * cell + cell / 2, words[i].strip(), ha="right", va="center", fontsize=14)
         ax.text(gx + i * cell + cell / 2, gy + 5 * cell + 0.1, words[i].strip(), ha="left", va="bottom",
                 fontsize=14, rotation=50, rotation_mode="anchor")
-    label(ax, gx + 2.5 * cell, gy - 0.35, "dark = a future token:", size=14)
+    label(ax, gx + 2.5 * cell, gy - 0.35, "grey = a future token:", size=14)
     label(ax, gx + 2.5 * cell, gy - 0.65, "score −∞, weight 0", size=14)
     arrow(ax, (soft.right[0], soft.cy), (gx - 0.75, gy + 1.5 * cell), colour=MUTED, lw=1.8,
           connectionstyle="arc3,rad=-0.15", style="-|>", head=16)
