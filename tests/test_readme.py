@@ -9,13 +9,24 @@ from notebook_utils import ROOT, notebook_paths
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_python_example_prints_what_its_comment_says():
-    [example] = re.findall(r"```python\n(.*?)```", README, re.S)
-    expected = re.search(r'# an untrained model: "(.*)"', example).group(1)
+def run_example(example):
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         exec(compile(example, "README.md", "exec"), {})
-    assert stdout.getvalue() == expected + "\n"
+    return stdout.getvalue()
+
+
+def test_python_examples_print_what_their_comments_say():
+    untrained, trained = re.findall(r"```python\n(.*?)```", README, re.S)
+    expected = re.search(r'# an untrained model: "(.*)"', untrained).group(1)
+    assert run_example(untrained) == expected + "\n"
+
+    from gpt_from_scratch.stories import check_story
+
+    begins = re.search(r'# a story: "(.*) \.\.\."', trained).group(1)
+    story = run_example(trained).strip()
+    assert story.startswith(begins), story
+    assert all(check_story(story).grammatical) and check_story(story).consistent
 
 
 def test_ci_runs_the_readme_test_command():
