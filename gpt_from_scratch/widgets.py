@@ -260,19 +260,23 @@ def generation_playground(model, tokenizer=None, prompt="Hello, I am", seed=123)
         try:
             out = generate(model, ids.to(device), max_new_tokens, temperature=temperature, top_k=top_k,
                            top_p=top_p, generator=generator).cpu()
-            steps = step_logits(model, out, ids.shape[1])
+            prompt_ids, new = ids[0].tolist(), out[0, ids.shape[1]:].tolist()
+            steps = step_logits(model, out, ids.shape[1]) if new else None  # no new token: no step to show
         finally:
             model.train(was_training)
         if temperature > 0:
-            probs = next_token_probs(steps, temperature, top_k, top_p)
             mode = (f"sampled with temperature {temperature:g}, top-k {top_k or 'off'}, "
                     f"top-p {top_p or 'off'}, seed {seed}")
         else:
-            probs = torch.softmax(steps, dim=-1)
             mode = "greedy: the most likely token each time"
-        prompt_ids, new = ids[0].tolist(), out[0, ids.shape[1]:].tolist()
         items = [_generated_text(tokenizer, prompt_ids, new, mode)]
-        return items + ([_steps_table(probs, new, tokenizer, mode)] if new else [])
+        if not new:
+            return items
+        if temperature > 0:
+            probs = next_token_probs(steps, temperature, top_k, top_p)
+        else:
+            probs = torch.softmax(steps, dim=-1)
+        return items + [_steps_table(probs, new, tokenizer, mode)]
 
     return Playground("Generation playground", {
         "prompt": widgets.Text(value=prompt, description="prompt", continuous_update=False,

@@ -194,11 +194,17 @@ def output_state(widget):
 def change_a_control(page, widget):
     """Move the first slider that can still move right one step, or else pick the next entry of the first
     drop-down, or else add 1 to the first number box."""
-    for handle in widget.locator(".noUi-handle").all():
+    handles = widget.locator(".noUi-handle").all()
+    for handle in handles:
         if float(handle.get_attribute("aria-valuenow")) < float(handle.get_attribute("aria-valuemax")):
             handle.focus()
             handle.press("ArrowRight")
             return "a slider one step right"
+    for handle in handles:  # every slider at its maximum (a notebook may set them so): one step left
+        if float(handle.get_attribute("aria-valuenow")) > float(handle.get_attribute("aria-valuemin")):
+            handle.focus()
+            handle.press("ArrowLeft")
+            return "a slider one step left"
     select = widget.locator("select").first
     if select.count():
         count, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
@@ -216,7 +222,9 @@ def check_widgets_redraw(page, stem):
     for n, widget in enumerate(playgrounds(page)):
         title = widget.locator(".widget-html-content b").first.inner_text()
         widget.scroll_into_view_if_needed()
-        expect(widget.locator(":scope > .widget-output img").first).to_be_visible(timeout=REDRAW_TIMEOUT_S * 1000)
+        # Drawn once: a plot, or (the generation playground) HTML text.
+        expect(widget.locator(":scope > .widget-output .jp-OutputArea-output").first).to_be_visible(
+            timeout=REDRAW_TIMEOUT_S * 1000)
         before = output_state(widget)
         started = time.monotonic()
         what = change_a_control(page, widget)

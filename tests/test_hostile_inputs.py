@@ -459,8 +459,11 @@ def test_the_tokenizer_needs_no_cache_folder_and_writes_nothing(tmp_path, monkey
 
 
 def _shown(playground):
-    texts = [o["text"] for o in playground.output.outputs if o["output_type"] == "stream"]
-    images = [o for o in playground.output.outputs if o["output_type"] == "display_data"]
+    """The text a widget shows (printed lines and HTML captions, as plain text) and its images."""
+    outputs = playground.output.outputs
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    texts = [o["text"] if o["output_type"] == "stream" else o["data"].get("text/plain", "")
+             for o in outputs if o not in images]
     return "".join(texts), images
 
 
