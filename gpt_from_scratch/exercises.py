@@ -1118,7 +1118,7 @@ def check_10_2(answer, untrained_loss=None, trained_loss=None):
     got = tuple(float(p) for p in answer)
     if all(abs(g - e) <= 1e-6 * e for g, e in zip(got, expected)):
         return _correct(f"untrained {got[0]:.0f}: as unsure as a uniform pick among about that many tokens; "
-                      f"trained {got[1]:.2f}: fewer than two candidates on average")
+                      f"trained {got[1]:.2f}: a geometric mean over steps that are mostly certain")
     if all(abs(g - e) <= 1e-6 * e for g, e in zip(got, expected[::-1])):
         return _off("the order: the untrained model's perplexity comes first")
     if all(abs(g - loss) < 1e-6 for g, loss in zip(got, (untrained_loss, trained_loss))):
