@@ -1134,15 +1134,11 @@ def check_10_3(answer, model=None, tokenizer=None):
         return _off(f"answer should be a number between 0 and 1, got {type(answer).__name__}")
     if not 0 <= answer <= 1:
         return _off(f"answer is {answer}: give a share between 0 and 1, not a percentage or a count")
-    from .stories import check_story
+    from .stories import grammar_report
     from .trained import write_stories
 
-    def rate(temperature):
-        checks = [check_story(s) for s in write_stories(model, tokenizer, "Once upon a time", n_stories=20,
-                                                        temperature=temperature, seed=1)]
-        return sum(sum(c.grammatical) for c in checks) / sum(len(c.sentences) for c in checks)
-
-    hot = rate(1.5)
+    hot = grammar_report(write_stories(model, tokenizer, "Once upon a time", n_stories=20, temperature=1.5,
+                                       seed=1)).rate
     if abs(answer - hot) < 1e-9:
         return _correct(f"{100 * hot:.1f} % of the sentences are grammatical at temperature 1.5: a flatter "
                       "distribution draws the unlikely, ungrammatical tokens more often")

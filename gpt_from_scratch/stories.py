@@ -378,3 +378,29 @@ def check_story(text):
                 if word != story_object:
                     check.problems.append(f"the {word} appears in a story about a {story_object}")
     return check
+
+
+@dataclass
+class GrammarReport:
+    """What the checker finds in a set of stories: sentences, grammatical ones, fully consistent stories."""
+
+    n_stories: int
+    sentences: int
+    grammatical: int
+    consistent: int
+
+    @property
+    def rate(self):
+        """The share of grammatical sentences (0 to 1)."""
+        return self.grammatical / self.sentences if self.sentences else 0.0
+
+    def __str__(self):
+        return (f"{self.grammatical}/{self.sentences} sentences grammatical ({100 * self.rate:.1f} %), "
+                f"{self.consistent}/{self.n_stories} stories consistent")
+
+
+def grammar_report(stories):
+    """check_story over a list of stories, added up."""
+    checks = [check_story(story) for story in stories]
+    return GrammarReport(len(checks), sum(len(c.sentences) for c in checks),
+                         sum(sum(c.grammatical) for c in checks), sum(c.consistent for c in checks))

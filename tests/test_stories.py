@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from gpt_from_scratch.stories import (
-    _REGEXES, BEATS, NAMES, SENTENCE_PATTERNS, WORDS, SplitMix64, check_story, is_grammatical, make_stories, split_sentences)
+    _REGEXES, BEATS, NAMES, SENTENCE_PATTERNS, WORDS, SplitMix64, check_story, grammar_report, is_grammatical,
+    make_stories, split_sentences)
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +136,12 @@ def test_bad_checker_input():
         split_sentences(None)
     with pytest.raises(TypeError, match="seed"):
         make_stories(3, seed="0")
+
+
+def test_grammar_report_adds_up_the_checks(stories):
+    report = grammar_report(stories[:10])
+    assert report.n_stories == 10 and report.consistent == 10 and report.rate == 1.0
+    assert report.sentences == sum(len(split_sentences(s)) for s in stories[:10])
+    bad = grammar_report([stories[0] + " Lily the ball blue.", "ball the Lily."])
+    assert bad.grammatical == bad.sentences - 2 and bad.rate < 1
+    assert str(bad).startswith(f"{bad.grammatical}/{bad.sentences} sentences grammatical")
