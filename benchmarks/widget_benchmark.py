@@ -107,7 +107,7 @@ def widget_rows():
         ("attention_explorer (05, 124M): new text", W.attention_explorer(gpt124m, gpt2), "text",
          ["The cat sat on the mat", "The robot picked up the ball because it was light"], None),
     ]
-    for label, m, tok in (("small model", model, tokenizer), ("untrained 124M, as notebook 11 today", gpt124m, gpt2)):
+    for label, m, tok in (("small model", model, tokenizer), ("untrained 124M, for comparison", gpt124m, gpt2)):
         for new in (6, 20):
             setup = {"max_new_tokens": new, "temperature": 0.0}
             rows.append((f"generation_playground ({label}), {new} new tokens: temperature",

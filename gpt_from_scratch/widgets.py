@@ -185,26 +185,38 @@ def attention_maps(model, token_ids):
 
 def plot_attention(weights, tokens, title):
     """A heatmap of one head's (seq, seq) weights; the blocked future positions are plain MASKED grey."""
-    weights = weights.detach().to("cpu", torch.float64).numpy()
     seq = len(tokens)
-    future = np.triu(np.ones((seq, seq), dtype=bool), k=1)
     size = min(7.6, 3.2 + 0.4 * seq)  # with the colour bar and labels: at most FIGURE_WIDTH wide
     fig = Figure(figsize=(size + 1.6, size), layout="constrained")
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["Blues"].with_extremes(bad=MASKED)
-    image = ax.imshow(np.ma.masked_where(future, weights), cmap=cmap, vmin=0, vmax=1)
+    image = ax.imshow(np.zeros((seq, seq)), cmap=cmap, vmin=0, vmax=1)
     labels = [token_label(t) for t in tokens]  # spaces shown as ␣, \n escaped, long tokens shortened
     ax.set_xticks(range(seq), labels, rotation=90)
     ax.set_yticks(range(seq), labels)
     ax.set_xlabel("key: the token looked at")
     ax.set_ylabel("query: the token looking")
-    ax.set_title(title)
-    if seq <= 10:
+    if seq <= 10:  # a number in every visible cell; filled in by show_attention
         for i in range(seq):
             for j in range(i + 1):
-                ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=10,
-                        color="white" if weights[i, j] > 0.5 else "black")
+                ax.text(j, i, "", ha="center", va="center", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
+    show_attention(fig, weights, title)
+    return fig
+
+
+def show_attention(fig, weights, title):
+    """Put another head's weights (same tokens) into a figure from plot_attention: a redraw that keeps the
+    axes, labels and colour bar is several times faster than drawing a new figure."""
+    weights = weights.detach().to("cpu", torch.float64).numpy()
+    future = np.triu(np.ones(weights.shape, dtype=bool), k=1)
+    ax = fig.axes[0]
+    ax.images[0].set_data(np.ma.masked_where(future, weights))
+    ax.set_title(title)
+    cells = [(i, j) for i in range(len(weights)) for j in range(i + 1)]
+    for (i, j), label in zip(cells, ax.texts):
+        label.set_text(f"{weights[i, j]:.2f}")
+        label.set_color("white" if weights[i, j] > 0.5 else "black")
     return fig
 
 
@@ -212,17 +224,22 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
     """Type a text, pick a block (layer) and a head, and see which earlier tokens each token attends to."""
     check_gpt_model(model)
     tokenizer = tokenizer or get_tokenizer()
-    cache = {}
+    shown = {}  # the current text's tokens, attention maps and figure
 
     def draw(text, layer, head):
-        if text not in cache:
+        if shown.get("text") != text:
             ids = text_to_token_ids(text, tokenizer)
-            cache.clear()
-            cache[text] = ([tokenizer.decode([i]) for i in ids[0].tolist()], attention_maps(model, ids))
-        tokens, maps = cache[text]
+            shown.clear()
+            shown.update(text=text, tokens=[tokenizer.decode([i]) for i in ids[0].tolist()],
+                         maps=attention_maps(model, ids), figure=None)
+        tokens, weights, title = shown["tokens"], shown["maps"][layer][head], f"layer {layer}, head {head}"
+        if shown["figure"] is None:
+            shown["figure"] = plot_attention(weights, tokens, title)
+        else:  # same text: new numbers in the same figure, laid out once
+            show_attention(shown["figure"], weights, title).set_layout_engine("none")
         summary = (f"{len(tokens)} tokens · layer {layer}, head {head}: row i shows how token i spreads its "
                    "attention over tokens 0..i (each row sums to 1; grey = future, blocked)")
-        return [caption(summary), plot_attention(maps[layer][head], tokens, f"layer {layer}, head {head}")]
+        return [caption(summary), shown["figure"]]
 
     n_layers = len(model.trf_blocks)
     n_heads = model.trf_blocks[0].att.num_heads
@@ -455,19 +472,27 @@ def activation_playground():
 def layernorm_playground(emb_dim=768):
     """A random token vector (seed, shift, scale) before and after the package's LayerNorm."""
     norm = LayerNorm(emb_dim)
+    shown = {}  # the figure, drawn once; a redraw moves its bars (much faster than a new figure)
 
     def draw(seed, shift, scale):
         generator = torch.Generator().manual_seed(seed)
         x = torch.randn(emb_dim, generator=generator) * scale + shift
         with torch.no_grad():
             y = norm(x)
-        fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
+        if "figure" not in shown:
+            fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
+            for i, colour in enumerate((GREY, BLUE)):
+                ax = fig.add_subplot(1, 2, i + 1)
+                ax.bar(np.arange(HISTOGRAM_BINS), np.zeros(HISTOGRAM_BINS), align="edge", color=colour)
+                ax.set_xlabel("value")
+                ax.set_ylabel(f"count (of {emb_dim} values)")
+            shown["figure"] = fig
+        else:  # laid out when first shown; the same layout serves every redraw
+            shown["figure"].set_layout_engine("none")
+        fig = shown["figure"]
         stats = []
-        for i, (values, name, colour) in enumerate(((x, "input", GREY), (y, "after LayerNorm", BLUE))):
-            ax = fig.add_subplot(1, 2, i + 1)
-            ax.hist(values.numpy(), bins=40, color=colour)
-            ax.set_xlabel("value")
-            ax.set_ylabel(f"count (of {emb_dim} values)")
+        for ax, values, name in zip(fig.axes, (x, y), ("input", "after LayerNorm")):
+            _show_histogram(ax, values.numpy())
             ax.set_title(f"{name}: mean {rounded(values.mean(), 2).item()}, "
                          f"variance {rounded(values.var(unbiased=False), 2).item()}")
             stats.append(f"{name:>16}: mean {rounded(values.mean(), 4).item():>9}, "
@@ -479,3 +504,17 @@ def layernorm_playground(emb_dim=768):
         "shift": _slider(widgets.FloatSlider, "shift", min=-10.0, max=10.0, step=0.5, value=3.0),
         "scale": _slider(widgets.FloatSlider, "scale", min=0.1, max=10.0, step=0.1, value=2.0),
     }, draw)
+
+
+HISTOGRAM_BINS = 40
+
+
+def _show_histogram(ax, values):
+    """Set the axes' bars to the histogram of `values` (HISTOGRAM_BINS equal bins over their range)."""
+    counts, edges = np.histogram(values, HISTOGRAM_BINS)
+    for bar, count, left, right in zip(ax.patches, counts, edges[:-1], edges[1:]):
+        bar.set_x(left)
+        bar.set_width(right - left)
+        bar.set_height(count)
+    ax.relim()
+    ax.autoscale_view()

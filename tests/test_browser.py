@@ -191,29 +191,25 @@ def output_state(widget):
     return output.inner_text(), [img.get_attribute("src") for img in output.locator("img").all()]
 
 
-def change_a_control(page, widget):
-    """Move the first slider that can still move right one step, or else pick the next entry of the first
-    drop-down, or else add 1 to the first number box."""
+def choose_a_change(widget):
+    """(description, action) for one control change: move the first slider that can still move one step right
+    (or else left), or else pick the next entry of the first drop-down, or else add 1 to the first number box.
+    Everything but the change itself happens here, so that timing `action()` times the redraw, not the test."""
     handles = widget.locator(".noUi-handle").all()
-    for handle in handles:
-        if float(handle.get_attribute("aria-valuenow")) < float(handle.get_attribute("aria-valuemax")):
-            handle.focus()
-            handle.press("ArrowRight")
-            return "a slider one step right"
-    for handle in handles:  # every slider at its maximum (a notebook may set them so): one step left
-        if float(handle.get_attribute("aria-valuenow")) > float(handle.get_attribute("aria-valuemin")):
-            handle.focus()
-            handle.press("ArrowLeft")
-            return "a slider one step left"
+    for key, can_move in (("ArrowRight", lambda now, low, high: now < high),  # every slider at its maximum
+                          ("ArrowLeft", lambda now, low, high: now > low)):   # (a notebook may set them so): left
+        for handle in handles:
+            now, low, high = (float(handle.get_attribute(f"aria-value{end}")) for end in ("now", "min", "max"))
+            if can_move(now, low, high):
+                handle.focus()
+                return f"a slider one step {'right' if key == 'ArrowRight' else 'left'}", lambda: handle.press(key)
     select = widget.locator("select").first
     if select.count():
         count, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
-        select.select_option(index=(current + 1) % count)
-        return "the next entry of a drop-down"
+        return "the next entry of a drop-down", lambda: select.select_option(index=(current + 1) % count)
     box = widget.locator("input[type=number]").first
     box.fill(str(int(box.input_value()) + 1))
-    box.press("Enter")
-    return "a number box + 1"
+    return "a number box + 1", lambda: box.press("Enter")
 
 
 def check_widgets_redraw(page, stem):
@@ -226,8 +222,9 @@ def check_widgets_redraw(page, stem):
         expect(widget.locator(":scope > .widget-output .jp-OutputArea-output").first).to_be_visible(
             timeout=REDRAW_TIMEOUT_S * 1000)
         before = output_state(widget)
+        what, action = choose_a_change(widget)
         started = time.monotonic()
-        what = change_a_control(page, widget)
+        action()
         try:
             page.wait_for_function("""([el, before]) => {
                 const out = [...el.children].find(child => child.classList.contains('widget-output'));

@@ -252,3 +252,21 @@ def test_step_logits_are_the_logits_each_step_saw(model):
             window = out[:, :4 + s][:, -SMALL["context_length"]:]
             torch.testing.assert_close(steps[s], model(window)[0, -1].double(), atol=1e-5, rtol=1e-5)
             assert steps[s].argmax().item() == out[0, 4 + s].item()  # greedy took the argmax
+
+
+def test_a_redrawn_figure_is_the_figure_drawn_for_those_values(model):
+    """The attention explorer and the LayerNorm playground redraw by updating one figure in place: going back
+    to earlier values gives exactly the earlier image, and other values give another image."""
+    explorer = attention_explorer(model, get_tokenizer(), text="one two three four")
+    first = shown(explorer)[1]
+    explorer.controls["head"].value = 3
+    assert shown(explorer)[1] != first
+    explorer.controls["head"].value = 0
+    assert shown(explorer)[1] == first
+
+    playground = layernorm_playground()
+    first = shown(playground)[1]
+    playground.controls["seed"].value = 5
+    assert shown(playground)[1] != first
+    playground.controls["seed"].value = 123
+    assert shown(playground)[1] == first
