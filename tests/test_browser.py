@@ -16,6 +16,7 @@ Screenshots land in tests/_artifacts/ (git-ignored), one per notebook, for revie
     browser-<notebook>.png          the notebook after Run All, scrolled to its widget or first figure
     browser-<notebook>-widget.png   each widget after its control changed (-widget2.png for a second one)
     browser-<notebook>-console.log  the browser console and the server log
+    browser-<notebook>-timing.txt   the time in the browser, by phase, and each widget's redraw time
 Needs /usr/bin/chromium (apt-get install -y chromium) and the playwright package (requirements-dev.txt);
 it is skipped, saying which is missing, without them (it fails instead when REQUIRE_BROWSER_TEST=1).
 `playwright install` is never needed.
@@ -276,7 +277,7 @@ def check_notebook(page, lab, relative_path, stem):
         phase("widgets")
         screenshot(page, stem)
         phase("screenshot")
-        print(", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+        page.phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
         return latencies
     except BaseException:
         try:
@@ -303,7 +304,9 @@ def notebook_test(path, lab, page):
     started = time.monotonic()
     latencies = check_notebook(page, lab, f"notebooks/{path.name}", path.stem)
     shown = ", ".join(f"{title}: redrawn in {seconds:.2f} s" for title, seconds in latencies.items())
-    print(f"{path.stem}: {time.monotonic() - started:.1f} s in the browser{'; ' + shown if shown else ''}")
+    report = f"{path.stem}: {time.monotonic() - started:.1f} s in the browser ({page.phases}){'; ' + shown if shown else ''}"
+    print(report)  # shown with -s (and -n 0); also kept with the screenshots:
+    (ARTIFACTS / f"browser-{path.stem}-timing.txt").write_text(report + "\n")
 
 
 # The series is checked in two modules, each with its own JupyterLab and browser, so that the two pytest-xdist
