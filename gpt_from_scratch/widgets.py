@@ -413,6 +413,7 @@ _SIZE_MAX = {"emb_dim": 65_536, "n_layers": 256, "n_heads": 256, "context_length
 
 def model_size_explorer(preset="gpt2-small (124M)"):
     """Pick a GPT-2 size or edit the config; see where the parameters are and how much memory they need."""
+    shown = {}  # the figure
 
     def draw(preset, **sizes):
         cfg = {**GPT_CONFIG_124M, **sizes}
@@ -426,15 +427,24 @@ def model_size_explorer(preset="gpt2-small (124M)"):
             f"memory for the weights: {model_size_mb(model, torch.float32):,.1f} MB in float32, "
             f"{model_size_mb(model, torch.bfloat16):,.1f} MB in bfloat16 (1 MB = 1024**2 bytes)",
         ]
-        fig = Figure(figsize=(FIGURE_WIDTH, 3.4), layout="constrained")
-        ax = fig.add_subplot()
         names = list(parts)[::-1]
-        kinds = [COMPONENT_KINDS[name] for name in names]  # the diagrams' colour per component
-        ax.barh(names, [parts[name] / 1e6 for name in names], color=[fill(k) for k in kinds],
-                edgecolor=[edge(k) for k in kinds], linewidth=1.5)
-        ax.set_xlabel("millions of parameters")
+        if "figure" not in shown:  # drawn once; a redraw sets the bars' lengths (faster than a new figure)
+            fig = Figure(figsize=(FIGURE_WIDTH, 3.4), layout="constrained")
+            ax = fig.add_subplot()
+            kinds = [COMPONENT_KINDS[name] for name in names]  # the diagrams' colour per component
+            ax.barh(names, [0] * len(names), color=[fill(k) for k in kinds], edgecolor=[edge(k) for k in kinds],
+                    linewidth=1.5)
+            ax.set_xlabel("millions of parameters")
+            shown["figure"] = fig
+        else:  # laid out when first shown; the same layout serves every redraw
+            shown["figure"].set_layout_engine("none")
+        ax = shown["figure"].axes[0]
+        for bar, name in zip(ax.patches, names):
+            bar.set_width(parts[name] / 1e6)
+        ax.relim()
+        ax.autoscale_view()
         ax.set_title(f"{total / 1e6:,.1f} M parameters")
-        return ["\n".join(lines), fig]
+        return ["\n".join(lines), shown["figure"]]
 
     presets = widgets.Dropdown(options=[*GPT2_CONFIGS, "custom"], value=preset, description="size")
     fields = {key: widgets.BoundedIntText(value=GPT2_CONFIGS[preset][key], min=1, max=_SIZE_MAX[key], description=key,
