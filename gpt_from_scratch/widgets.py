@@ -94,6 +94,9 @@ def _png(figure):
     with warnings.catch_warnings():  # a token in a script the font lacks is drawn as a box, silently
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         canvas.draw()
+    # A widget that keeps its figure and updates it redraws with this layout: laying it out again would
+    # cost as much as the drawing, and the axes stay where the learner saw them.
+    figure.set_layout_engine("none")
     image = PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
     image.save(buffer, format="png", compress_level=1)  # quick to encode; the image goes to a local browser
@@ -252,8 +255,8 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
         tokens, weights, title = shown["tokens"], shown["maps"][layer][head], f"layer {layer}, head {head}"
         if shown["figure"] is None:
             shown["figure"] = plot_attention(weights, tokens, title)
-        else:  # same text: new numbers in the same figure, laid out once
-            show_attention(shown["figure"], weights, title).set_layout_engine("none")
+        else:  # same text: new numbers in the same figure
+            show_attention(shown["figure"], weights, title)
         summary = (f"{len(tokens)} tokens · layer {layer}, head {head}: row i shows how token i spreads its "
                    "attention over tokens 0..i (each row sums to 1; grey = future, blocked)")
         return [caption(summary), shown["figure"]]
@@ -436,8 +439,6 @@ def model_size_explorer(preset="gpt2-small (124M)"):
                     linewidth=1.5)
             ax.set_xlabel("millions of parameters")
             shown["figure"] = fig
-        else:  # laid out when first shown; the same layout serves every redraw
-            shown["figure"].set_layout_engine("none")
         ax = shown["figure"].axes[0]
         for bar, name in zip(ax.patches, names):
             bar.set_width(parts[name] / 1e6)
@@ -496,6 +497,20 @@ def activation_playground():
     }, draw)
 
 
+HISTOGRAM_BINS = 40
+
+
+def _show_histogram(ax, values):
+    """Set the axes' bars to the histogram of `values` (HISTOGRAM_BINS equal bins over their range)."""
+    counts, edges = np.histogram(values, HISTOGRAM_BINS)
+    for bar, count, left, right in zip(ax.patches, counts, edges[:-1], edges[1:]):
+        bar.set_x(left)
+        bar.set_width(right - left)
+        bar.set_height(count)
+    ax.relim()
+    ax.autoscale_view()
+
+
 def layernorm_playground(emb_dim=768):
     """A random token vector (seed, shift, scale) before and after the package's LayerNorm."""
     norm = LayerNorm(emb_dim)
@@ -514,8 +529,6 @@ def layernorm_playground(emb_dim=768):
                 ax.set_xlabel("value")
                 ax.set_ylabel(f"count (of {emb_dim} values)")
             shown["figure"] = fig
-        else:  # laid out when first shown; the same layout serves every redraw
-            shown["figure"].set_layout_engine("none")
         fig = shown["figure"]
         stats = []
         for ax, values, name in zip(fig.axes, (x, y), ("input", "after LayerNorm")):
@@ -532,16 +545,3 @@ def layernorm_playground(emb_dim=768):
         "scale": _slider(widgets.FloatSlider, "scale", min=0.1, max=10.0, step=0.1, value=2.0),
     }, draw)
 
-
-HISTOGRAM_BINS = 40
-
-
-def _show_histogram(ax, values):
-    """Set the axes' bars to the histogram of `values` (HISTOGRAM_BINS equal bins over their range)."""
-    counts, edges = np.histogram(values, HISTOGRAM_BINS)
-    for bar, count, left, right in zip(ax.patches, counts, edges[:-1], edges[1:]):
-        bar.set_x(left)
-        bar.set_width(right - left)
-        bar.set_height(count)
-    ax.relim()
-    ax.autoscale_view()

@@ -1,16 +1,14 @@
 import os
 
+import pytest
+import torch
+
 # pyproject.toml runs the suite on two pytest-xdist workers. On a 2-core machine two processes that each
-# start two PyTorch threads fight for the cores and both run about twice as slowly, so each worker, and
-# every notebook kernel it starts (they inherit the variable), uses one thread. The stored outputs are
-# written with one thread (tools/run_notebooks.py) and are rounded so that any thread count reproduces them.
+# start two PyTorch threads fight for the cores and both run about twice as slowly, so each worker uses one
+# thread, and so does every notebook kernel it starts (kernels inherit OMP_NUM_THREADS). The stored outputs
+# are written with one thread (tools/run_notebooks.py) and rounded so that any thread count reproduces them.
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ["OMP_NUM_THREADS"] = "1"
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     torch.set_num_threads(1)
 
 TINY = {
