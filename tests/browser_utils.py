@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,6 +125,7 @@ class JupyterLab:
         self.home = self.root.parent / f"{self.root.name}-jupyter"  # config, settings, workspaces, runtime
         self.log_path = self.home / "server.log"
         self.process = None
+        self._background = []  # shutdown_kernels(wait=False) threads
 
     def notebook_url(self, relative_path):
         """Opens only that notebook: `reset` drops the tabs an earlier page left in the saved workspace."""
@@ -207,17 +209,40 @@ class JupyterLab:
                 return match.group(1)
         return None
 
-    def api(self, path, method="GET"):
-        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
+    def api(self, path, method="GET", body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/api/{path}", method=method, data=data,
+                                         headers={"Authorization": f"token {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
             body = response.read()
         return json.loads(body) if body else None
 
-    def shutdown_kernels(self):
-        """End every notebook session (and its kernel), so kernels do not pile up from test to test."""
-        for session in self.api("sessions"):
-            self.api(f"sessions/{session['id']}", method="DELETE")
+    def start_session(self, relative_path):
+        """Start the notebook's kernel, as JupyterLab does when it opens the notebook (it joins this session).
+
+        The test calls it just before it opens the notebook, so the kernel boots while the page renders."""
+        name = Path(relative_path).name
+        self.api("sessions", method="POST", body={"path": relative_path, "name": name, "type": "notebook",
+                                                   "kernel": {"name": "python3"}})
+
+    def shutdown_kernels(self, wait=True):
+        """End every notebook session (and its kernel), so kernels do not pile up from test to test.
+
+        With wait=False it returns at once and the server stops the kernels in the background (about a second
+        each); stop() waits for that."""
+        ids = [session["id"] for session in self.api("sessions")]
+
+        def end_sessions():
+            for session_id in ids:
+                self.api(f"sessions/{session_id}", method="DELETE")
+
+        if wait:
+            end_sessions()
+        else:
+            thread = threading.Thread(target=end_sessions)
+            thread.start()
+            self._background.append(thread)
 
     def log(self):
         try:
@@ -229,6 +254,8 @@ class JupyterLab:
         """Ask the server to shut down (it stops its kernels), then make sure every process of it is gone."""
         if self.process is None:
             return
+        for thread in self._background:
+            thread.join(timeout=30)
         pids = _descendants(self.process.pid)  # the kernels live in sessions of their own
         if self.process.poll() is None:
             request = urllib.request.Request(f"{self.url}/api/shutdown", method="POST",

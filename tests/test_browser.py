@@ -3,9 +3,11 @@
 The test copies the repository into a temporary folder (the committed notebooks are never touched), starts
 JupyterLab there with the README's own open command (read from README.md, so the two cannot drift; the test
 only adds a port, a token, --no-browser and --allow-root), and opens it in Debian's headless Chromium driven
-by Playwright. For every notebook of the series (notebooks/[0-9][0-9]_*.ipynb, so a new notebook is covered
-without editing this file; 00-08 here, the rest in test_browser_later.py) it clears the outputs, runs all
-cells from the Run menu, waits for the kernel, and fails on:
+by Playwright. JupyterLab loads once per module, in one tab; the notebooks open in it one after the other
+(File > Open from Path...), and each is closed and its kernel shut down before the next. For every notebook
+of the series (notebooks/[0-9][0-9]_*.ipynb, so a new notebook is covered without editing this file; 00-08
+here, the rest in test_browser_later.py) it clears the outputs, runs all cells from the Run menu, waits for
+the kernel, and fails on:
   - an <img> that did not load (naturalWidth == 0): a diagram path that does not resolve from the served root;
   - a relative link in the prose that does not resolve (the server answers 404);
   - any error or stderr output, or a widget that could not be displayed;
@@ -24,6 +26,7 @@ it is skipped, saying which is missing, without them (it fails instead when REQU
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +48,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on screen
+MAIN_TAB = "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current"  # its tab
 
 # Generous limits: the CI machine may have two slow cores, and the first torch import is slow.
 RUN_ALL_TIMEOUT_S = 240
@@ -77,30 +81,42 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture
-def page(browser, lab):
-    """A fresh browser context that may only talk to our server; its console is saved for diagnosis."""
+@pytest.fixture(scope="module")
+def browser_page(browser, lab):
+    """One browser tab for the whole module, as a learner has: JupyterLab loads once, and every notebook opens
+    in it from the File menu (loading the app takes several seconds; opening a notebook in it, one or two).
+    The tab may only talk to our server; its console is kept for diagnosis."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(60_000)
-    blocked, console = [], []
+    page = context.new_page()
+    page.console, page.blocked, page.loaded = [], [], False
 
     def only_local(route):
         if route.request.url.startswith(lab.url):
             route.continue_()
         else:
-            blocked.append(route.request.url)
+            page.blocked.append(route.request.url)
             route.abort()
 
     context.route("**/*", only_local)
-    page = context.new_page()
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-    page.console, page.blocked = console, blocked
+    page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page.console.append(f"pageerror: {error}"))
     try:
         yield page
     finally:
         context.close()
-        lab.shutdown_kernels()
+
+
+@pytest.fixture
+def page(browser_page, lab):
+    """The module's tab, with a console log of its own; afterwards the notebook is closed and its kernel shut down."""
+    browser_page.console.clear()
+    browser_page.blocked.clear()
+    try:
+        yield browser_page
+    finally:
+        close_notebooks(browser_page)
+        lab.shutdown_kernels(wait=False)  # the next notebook need not wait for this kernel to exit
 
 
 # ----------------------------------------------------------------------------- what the test does on a page
@@ -112,9 +128,40 @@ def menu(page, menu_name, item):
 
 
 def open_notebook(page, lab, path):
-    page.goto(lab.notebook_url(path))
+    """Open `path` (relative to the served root) and wait until it is shown and its kernel is idle.
+
+    The first notebook loads JupyterLab at the notebook's URL; later ones open from File > Open from Path...,
+    as a learner opens the next notebook in the same JupyterLab. Its kernel is started alongside (see
+    JupyterLab.start_session), so that it boots while the page renders."""
+    kernel = threading.Thread(target=lab.start_session, args=(path,))
+    kernel.start()
+    if page.loaded:
+        menu(page, "File", "Open from Path…")
+        page.locator(".jp-Dialog input").fill(path)
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+    else:
+        page.goto(lab.notebook_url(path))
+    kernel.join()
+    expect(page.locator(f"{MAIN_TAB} .lm-TabBar-tabLabel")).to_have_text(Path(path).name, timeout=90_000)
     expect(page.locator(f"{PANEL} .jp-Cell").first).to_be_visible(timeout=90_000)
     expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"\| Idle"), timeout=90_000)
+    page.loaded = True
+
+
+def close_notebooks(page):
+    """File > Close Tab (discarding the cleared and re-run outputs) for every open notebook; if that fails, the
+    next test reloads the app. The kernels are shut down separately (JupyterLab.shutdown_kernels)."""
+    try:
+        for _ in range(page.locator(".jp-NotebookPanel").count()):
+            open_now = page.locator(".jp-NotebookPanel").count()
+            menu(page, "File", "Close Tab")
+            page.wait_for_function("n => document.querySelector('.jp-Dialog') "
+                                   "|| document.querySelectorAll('.jp-NotebookPanel').length < n", arg=open_now)
+            if page.locator(".jp-Dialog").count():  # "Save your work?": the run's outputs are not to be kept
+                page.locator(".jp-Dialog button", has_text=re.compile("^Discard$")).click()
+        expect(page.locator(".jp-NotebookPanel")).to_have_count(0, timeout=30_000)
+    except Exception:
+        page.loaded = False
 
 
 def run_all(page):
@@ -280,6 +327,7 @@ def check_notebook(page, lab, relative_path, stem):
         page.phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
         return latencies
     except BaseException:
+        page.loaded = False  # the next notebook reloads JupyterLab instead of trusting this page
         try:
             page.screenshot(path=ARTIFACTS / f"browser-{stem}-failure.png")
         except Exception:  # the page itself may be what broke

@@ -6,7 +6,7 @@ worker while test_browser.py runs on the other. Everything it checks is describe
 
 import pytest
 
-from test_browser import NOTEBOOKS, browser, lab, notebook_test, page, workdir  # noqa: F401 (fixtures)
+from test_browser import NOTEBOOKS, browser, browser_page, lab, notebook_test, page, workdir  # noqa: F401 (fixtures)
 
 LATER = [path for path in NOTEBOOKS if path.name >= "09"]
 
