@@ -11,6 +11,16 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
+
+
+def pytest_collection_modifyitems(items):
+    """The browser test first: it is the longest module (every notebook run in JupyterLab, about half of the
+    suite's work), so with `--no-loadscope-reorder` (pyproject.toml) one worker starts it at once while the
+    other takes everything else. (By default pytest-xdist would start the modules with the most tests first
+    and leave this one, with few tests, for last, when the other worker has nothing left to do.)"""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_browser.py")  # stable: order kept
+
+
 TINY = {
     "vocab_size": 101,
     "context_length": 8,

@@ -3,11 +3,10 @@
 The test copies the repository into a temporary folder (the committed notebooks are never touched), starts
 JupyterLab there with the README's own open command (read from README.md, so the two cannot drift; the test
 only adds a port, a token, --no-browser and --allow-root), and opens it in Debian's headless Chromium driven
-by Playwright. JupyterLab loads once per module, in one tab; the notebooks open in it one after the other
-(File > Open from Path...), and each is closed and its kernel shut down before the next. For every notebook
-of the series (notebooks/[0-9][0-9]_*.ipynb, so a new notebook is covered without editing this file; 00-08
-here, the rest in test_browser_later.py) it clears the outputs, runs all cells from the Run menu, waits for
-the kernel, and fails on:
+by Playwright. JupyterLab loads once, in one tab; the notebooks open in it one after the other (File > Open
+from Path...), and each is closed and its kernel shut down before the next. For every notebook of the series
+(notebooks/[0-9][0-9]_*.ipynb, so a new notebook is covered without editing this file) it clears the outputs,
+runs all cells from the Run menu, waits for the kernel, and fails on:
   - an <img> that did not load (naturalWidth == 0): a diagram path that does not resolve from the served root;
   - a relative link in the prose that does not resolve (the server answers 404);
   - any error or stderr output, or a widget that could not be displayed;
@@ -176,7 +175,7 @@ def run_all(page):
         const failed = document.querySelector(`${panel} [data-mime-type="application/vnd.jupyter.stderr"]`);
         return status && status.dataset.status === 'idle' && prompts.length > 0 && !prompts.includes('[*]:')
             && (failed || prompts.every(p => /^\\[\\d+\\]:$/.test(p)));
-    }""", arg=PANEL, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=500)
+    }""", arg=PANEL, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=200)
 
 
 def errors_shown(page):
@@ -357,13 +356,7 @@ def notebook_test(path, lab, page):
     (ARTIFACTS / f"browser-{path.stem}-timing.txt").write_text(report + "\n")
 
 
-# The series is checked in two modules, each with its own JupyterLab and browser, so that the two pytest-xdist
-# workers (pyproject.toml, --dist loadfile: one module per worker) share the work: 00-08 here, 09 onwards
-# (any new notebook included) in test_browser_later.py.
-FIRST = [path for path in NOTEBOOKS if path.name < "09"]
-
-
-@pytest.mark.parametrize("path", FIRST, ids=[p.stem for p in FIRST])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_and_shows_everything_in_jupyterlab(path, lab, page):
     notebook_test(path, lab, page)
 
