@@ -12,7 +12,6 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     torch.set_num_threads(1)
 
 
-
 def pytest_collection_modifyitems(items):
     """The browser test first: it is the longest module (every notebook run in JupyterLab, about half of the
     suite's work), so with `--no-loadscope-reorder` (pyproject.toml) one worker starts it at once while the
