@@ -91,9 +91,17 @@ def _png(figure):
     (Every widget figure uses the constrained layout, or none, so no bbox_inches="tight" is needed.)"""
     canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
     figure.set_dpi(100)
+    changing = getattr(figure, "changing_artists", [])  # see plot_attention
     with warnings.catch_warnings():  # a token in a script the font lacks is drawn as a box, silently
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        canvas.draw()
+        if changing and hasattr(figure, "unchanging_pixels"):
+            canvas.restore_region(figure.unchanging_pixels)  # the labels, ticks and colour bar, drawn once
+        else:
+            canvas.draw()  # leaves out the changing (animated) artists
+            if changing:
+                figure.unchanging_pixels = canvas.copy_from_bbox(figure.bbox)
+        for artist in changing:
+            figure.draw_artist(artist)
     # A widget that keeps its figure and updates it redraws with this layout: laying it out again would
     # cost as much as the drawing, and the axes stay where the learner saw them.
     figure.set_layout_engine("none")
@@ -221,6 +229,11 @@ def plot_attention(weights, tokens, title):
             for j in range(i + 1):
                 ax.text(j, i, "", ha="center", va="center", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
+    # Only these change when another head is shown: _png draws the rest once and then only these, on top
+    # (the frame last, since the image would cover it). Text rendering is most of a full redraw.
+    fig.changing_artists = [image, *ax.texts, *ax.spines.values(), ax.title]
+    for artist in fig.changing_artists:
+        artist.set_animated(True)
     show_attention(fig, weights, title)
     return fig
 
