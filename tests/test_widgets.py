@@ -1,5 +1,6 @@
 """The notebooks' widgets, driven without a browser: set a control, check what the Output widget now holds."""
 
+import base64
 import subprocess
 import sys
 
@@ -270,3 +271,25 @@ def test_a_redrawn_figure_is_the_figure_drawn_for_those_values(model):
     assert shown(playground)[1] != first
     playground.controls["seed"].value = 123
     assert shown(playground)[1] == first
+
+
+
+def test_the_partial_redraw_of_the_attention_explorer_is_the_full_drawing(model):
+    """Another head redraws only the image, numbers, frame and title over pixels kept from the first draw
+    (widgets.plot_attention): the result must be exactly what drawing the whole figure gives."""
+    from gpt_from_scratch.widgets import STYLE, _png, plot_attention
+
+    tokenizer = get_tokenizer()
+    for text in ("one two three four", "one two three four five six seven eight nine ten eleven twelve"):
+        explorer = attention_explorer(model, tokenizer, text=text)  # > 10 tokens: no numbers in the cells
+        explorer.controls["head"].value = 3  # a partial redraw of the figure drawn for head 0
+        partial = base64.b64decode(shown(explorer)[1][0])
+        ids = text_to_token_ids(text, tokenizer)
+        tokens = [tokenizer.decode([i]) for i in ids[0].tolist()]
+        with matplotlib.rc_context({**STYLE, "text.parse_math": False}):  # as the widget draws
+            figure = plot_attention(attention_maps(model, ids)[0][3], tokens, "layer 0, head 3")
+            for artist in figure.changing_artists:  # an ordinary figure: everything drawn in one pass
+                artist.set_animated(False)
+            figure.changing_artists = []
+            full = _png(figure)
+        assert partial == full, text
