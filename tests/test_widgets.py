@@ -24,12 +24,15 @@ from gpt_from_scratch import (  # noqa: E402
 )
 from gpt_from_scratch.sampling import generate  # noqa: E402
 from gpt_from_scratch.widgets import (  # noqa: E402
+    STYLE,
+    _png,
     activation_playground,
     attention_explorer,
     attention_maps,
     generation_playground,
     layernorm_playground,
     model_size_explorer,
+    plot_attention,
 )
 
 pytestmark = pytest.mark.filterwarnings("error")  # a warning would show up as stderr in a notebook
@@ -273,15 +276,13 @@ def test_a_redrawn_figure_is_the_figure_drawn_for_those_values(model):
     assert shown(playground)[1] == first
 
 
-
 def test_the_partial_redraw_of_the_attention_explorer_is_the_full_drawing(model):
     """Another head redraws only the image, numbers, frame and title over pixels kept from the first draw
     (widgets.plot_attention): the result must be exactly what drawing the whole figure gives."""
-    from gpt_from_scratch.widgets import STYLE, _png, plot_attention
-
     tokenizer = get_tokenizer()
+    # 4 tokens: a number in every cell; 12 tokens (more than 10): no numbers
     for text in ("one two three four", "one two three four five six seven eight nine ten eleven twelve"):
-        explorer = attention_explorer(model, tokenizer, text=text)  # > 10 tokens: no numbers in the cells
+        explorer = attention_explorer(model, tokenizer, text=text)
         explorer.controls["head"].value = 3  # a partial redraw of the figure drawn for head 0
         partial = base64.b64decode(shown(explorer)[1][0])
         ids = text_to_token_ids(text, tokenizer)
