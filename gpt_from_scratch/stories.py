@@ -221,7 +221,14 @@ class SplitMix64:
 
 def _fill(pattern, rng, slots):
     """Replace each {slot} of `pattern`: story-wide slots from `slots`, the rest with a fresh random word."""
-    return re.sub(r"\{(\w+)\}", lambda m: slots.get(m.group(1)) or rng.choice(WORDS[m.group(1)]), pattern)
+    text = re.sub(r"\{(\w+)\}", lambda m: slots.get(m.group(1)) or rng.choice(WORDS[m.group(1)]), pattern)
+    return _A_BEFORE_VOWEL.sub("an ", text)  # "a old town" -> "an old town"
+
+
+# "a" becomes "an" before a vowel sound; in this vocabulary every word that starts with a vowel letter
+# starts with a vowel sound (old, owl, elephant, ...), so the letter decides.
+_A_BEFORE_VOWEL = re.compile(r"\ba (?=[aeiou])")
+_ARTICLE_MISMATCH = re.compile(r"\b[Aa] (?=[AEIOUaeiou])|\b[Aa]n (?=[^AEIOUaeiou])")
 
 
 def _story(rng):
@@ -301,7 +308,12 @@ def _slot_regex(slot):
 
 def _pattern_regex(pattern):
     parts = re.split(r"(\{\w+\})", pattern)
-    return re.compile("".join(_slot_regex(p[1:-1]) if p.startswith("{") else re.escape(p) for p in parts))
+    return re.compile("".join(_slot_regex(p[1:-1]) if p.startswith("{") else _literal_regex(p) for p in parts))
+
+
+def _literal_regex(text):
+    """The fixed text between slots; an "a " right before a slot may be "an " (see _fill)."""
+    return re.sub(r"(?<![A-Za-z])a\\ $", "an?\\ ", re.escape(text))
 
 
 _REGEXES = tuple(_pattern_regex(p) for p in SENTENCE_PATTERNS)
@@ -328,6 +340,8 @@ def is_grammatical(sentence):
     """True if the grammar of this module can produce `sentence` exactly (words, capitals, punctuation)."""
     if not isinstance(sentence, str):
         raise TypeError(f"sentence must be a str, got {type(sentence).__name__}")
+    if _ARTICLE_MISMATCH.search(sentence):  # "a old", "an big"
+        return False
     return any(regex.fullmatch(sentence) for regex in _REGEXES)
 
 

@@ -143,36 +143,44 @@ def evaluate_model(model, train_loader, val_loader, device, eval_iter):
 
 
 def train_model_simple(model, train_loader, val_loader, optimizer, device, num_steps, eval_freq, eval_iter,
-                       scheduler=None, on_eval=None, progress=True):
-    """Train for `num_steps` optimizer steps; every `eval_freq` steps record the train and validation loss.
+                       scheduler=None, on_eval=None, progress=True, max_grad_norm=None):
+    """Train for `num_steps` optimizer steps; at step 0 and every `eval_freq` steps record both losses.
 
     Returns a dict of lists: steps, train_losses, val_losses, tokens_seen (at each evaluation).
     `on_eval(step, train_loss, val_loss)` is called after each evaluation (e.g. to print a sample).
+    `max_grad_norm`, if given, rescales the gradient before each step so that its norm is at most that.
     """
     check_positive_int(num_steps, "num_steps")
     check_positive_int(eval_freq, "eval_freq")
     check_positive_int(eval_iter, "eval_iter")
     history = {"steps": [], "train_losses": [], "val_losses": [], "tokens_seen": []}
     step, tokens_seen = 0, 0
+
+    def record():
+        train_loss, val_loss = evaluate_model(model, train_loader, val_loader, device, eval_iter)
+        for key, value in zip(history, (step, train_loss, val_loss, tokens_seen)):
+            history[key].append(value)
+        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
+        if on_eval is not None:
+            on_eval(step, train_loss, val_loss)
+
     bar = tqdm(total=num_steps, desc="training", unit="step", disable=not progress)
+    record()  # step 0: the untrained model's loss, where every curve starts
     model.train()
     while step < num_steps:  # each round is one pass over the training windows (an epoch)
         for input_batch, target_batch in train_loader:
             optimizer.zero_grad()
             loss = calc_loss_batch(input_batch, target_batch, model, device)
             loss.backward()    # the gradient of the loss for every parameter
+            if max_grad_norm is not None:  # one unlucky batch cannot throw the weights far
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()   # move every parameter a little against its gradient
             if scheduler is not None:
                 scheduler.step()
             step, tokens_seen = step + 1, tokens_seen + input_batch.numel()
             bar.update(1)
             if step % eval_freq == 0 or step == num_steps:
-                train_loss, val_loss = evaluate_model(model, train_loader, val_loader, device, eval_iter)
-                for key, value in zip(history, (step, train_loss, val_loss, tokens_seen)):
-                    history[key].append(value)
-                bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
-                if on_eval is not None:
-                    on_eval(step, train_loss, val_loss)
+                record()
             if step == num_steps:
                 break
     bar.close()

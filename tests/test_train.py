@@ -99,8 +99,8 @@ def test_the_loss_falls_on_a_tiny_run(corpus):
     calls = []
     history = train_model_simple(model, train_loader, val_loader, optimizer, "cpu", num_steps=60, eval_freq=20,
                                  eval_iter=3, on_eval=lambda *a: calls.append(a), progress=False)
-    assert history["steps"] == [20, 40, 60] and len(calls) == 3
-    assert history["tokens_seen"] == [20 * 8 * 32, 40 * 8 * 32, 60 * 8 * 32]
+    assert history["steps"] == [0, 20, 40, 60] and len(calls) == 4  # step 0: before any training
+    assert history["tokens_seen"] == [0, 20 * 8 * 32, 40 * 8 * 32, 60 * 8 * 32]
     assert history["val_losses"][-1] < history["val_losses"][0] - 0.5
     assert history["train_losses"][-1] < math.log(tokenizer.n_vocab) - 2
     assert not model.training  # left in eval mode, ready to generate

@@ -1,6 +1,6 @@
 """Train the story GPT that ships in the package (gpt_from_scratch/data/story_gpt.safetensors).
 
-    python tools/train_story_model.py              # the shipped model (about 25 minutes on 2 CPU cores)
+    python tools/train_story_model.py              # the shipped model (about 20 minutes on 2 CPU cores)
     python tools/train_story_model.py --steps 50 --out /tmp/trial.safetensors   # a quick trial
 
 It uses the training code of notebook 10 (gpt_from_scratch.train) on the stories of
@@ -30,7 +30,8 @@ from gpt_from_scratch.trained import TRAINED_MODEL_FILE  # noqa: E402
 CORPUS = {"n_stories": 24_000, "seed": 0, "n_val_stories": 1_000}  # the last 1,000 stories validate
 CONFIG = {"context_length": 256, "emb_dim": 128, "n_heads": 4, "n_layers": 4, "drop_rate": 0.0, "qkv_bias": False}
 TRAINING = {"seed": 123, "batch_size": 16, "max_length": 256, "stride": 256, "lr": 2e-3, "weight_decay": 0.1,
-            "warmup_steps": 100, "steps": 3000, "eval_freq": 250, "eval_iter": 10, "val_batch_size": 16}
+            "warmup_steps": 100, "steps": 3000, "eval_freq": 100, "eval_iter": 10, "val_batch_size": 16,
+            "max_grad_norm": 1.0}
 
 
 def corpus_splits(corpus=CORPUS):
@@ -48,6 +49,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=TRAINING["steps"])
     parser.add_argument("--out", type=Path, default=TRAINED_MODEL_FILE)
+    parser.add_argument("--snapshots", type=Path, default=None,
+                        help="a folder: also save the weights at every evaluation (step_NNNN.safetensors)")
     args = parser.parse_args()
     training = {**TRAINING, "steps": args.steps}
     torch.set_num_threads(2)  # the machine the figures in the README were measured on
@@ -72,10 +75,15 @@ def main():
     def report(step, train_loss, val_loss):
         print(f"step {step:5d}  train {train_loss:.4f}  val {val_loss:.4f}  "
               f"{time.perf_counter() - start:6.0f} s", flush=True)
+        if args.snapshots is not None:
+            args.snapshots.mkdir(parents=True, exist_ok=True)
+            save_file({n: p.detach().clone() for n, p in model.named_parameters()},
+                      args.snapshots / f"step_{step:04d}.safetensors", metadata={"step": str(step)})
 
     history = train_model_simple(model, train_loader, loader, optimizer, "cpu", training["steps"],
                                  training["eval_freq"], training["eval_iter"], scheduler=scheduler,
-                                 on_eval=report, progress=False)
+                                 on_eval=report, progress=False,
+                                 max_grad_norm=training["max_grad_norm"])
     model.eval()
     with torch.no_grad():
         val_loss = calc_loss_loader(loader, model, "cpu")
@@ -87,6 +95,7 @@ def main():
         "tokenizer": {"kind": "GPT-2 BPE, vocabulary cut to the corpus's token ids", "gpt2_ids": tokenizer.gpt2_ids},
         "corpus": {**CORPUS, "generator": "gpt_from_scratch.stories.make_stories"},
         "training": {**training, "optimizer": "AdamW", "schedule": "linear warm-up, cosine decay to 0.1 x lr",
+                     "gradient_clipping": f"global norm at most {training['max_grad_norm']}",
                      "windows": "one per story, starting at its first token",
                      "device": "cpu", "torch": torch.__version__, "seconds": round(seconds)},
         "results": {"val_loss": val_loss, "val_batches": len(loader), "history": history},
