@@ -564,3 +564,26 @@ def check_finite_loss(loss, step):
             f"the loss is {value} at step {step}: training diverged (a learning rate too high, NaN or infinite?) "
             "and the weights are no longer usable; rebuild the model and lower the learning rate or clip gradients"
         )
+
+
+def check_write_stories_args(model, tokenizer, prompt, n_stories, max_new_tokens, temperature, top_k, top_p, seed):
+    """The arguments of write_stories, checked before anything is allocated; returns the prompt's token ids."""
+    check_gpt_model(model)
+    check_story_tokenizer(tokenizer)
+    check_text(prompt, "prompt")
+    if not prompt.strip():
+        raise ValueError(f"prompt is {prompt!r}: give the start of a story, e.g. 'Once upon a time'")
+    check_positive_int(n_stories, "n_stories")
+    check_non_negative_int(max_new_tokens, "max_new_tokens")
+    check_sampling_args(temperature, top_k, top_p)
+    check_seed(seed)
+    if tokenizer.n_vocab != model.tok_emb.num_embeddings:
+        raise ValueError(f"the tokenizer has {tokenizer.n_vocab} tokens but the model's vocabulary has "
+                         f"{model.tok_emb.num_embeddings}: use the tokenizer that came with the model")
+    ids = tokenizer.encode(prompt)
+    # Each story keeps a KV cache (2 x n_layers x positions x emb_dim floats), a prefill's activations and logits.
+    d, n_layers = model.tok_emb.embedding_dim, len(model.trf_blocks)
+    positions = min(len(ids) + max_new_tokens, model.pos_emb.num_embeddings)
+    per_story = 4 * (positions * (2 * n_layers + 4) * d + model.tok_emb.num_embeddings)
+    check_allocation(n_stories * per_story, f"{n_stories:,} stories at once", "write fewer stories per call")
+    return ids

@@ -137,11 +137,15 @@ def write_stories(model, tokenizer, prompt="Once upon a time", n_stories=1, max_
     """`n_stories` stories that continue `prompt`, each cut at its <|endoftext|> (a list of str).
 
     temperature 0 is greedy (every story is the same); otherwise the draws come from a CPU
-    generator seeded with `seed`, so the stories are the same on every run.
+    generator seeded with `seed`, so the stories are the same on every run. Every argument is checked
+    first, and a request too large for memory (n_stories=10**5) is refused before anything is allocated.
     """
+    from .checks import check_write_stories_args
     from .sampling import generate
 
-    ids = torch.tensor([tokenizer.encode(prompt)] * n_stories, device=model.tok_emb.weight.device)
+    prompt_ids = check_write_stories_args(model, tokenizer, prompt, n_stories, max_new_tokens, temperature, top_k,
+                                          top_p, seed)
+    ids = torch.tensor([prompt_ids] * n_stories, device=model.tok_emb.weight.device)
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     out = generate(model, ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    eos_id=tokenizer.eot_id, generator=generator)
@@ -149,5 +153,7 @@ def write_stories(model, tokenizer, prompt="Once upon a time", n_stories=1, max_
     for row in out.tolist():
         if tokenizer.eot_id in row:
             row = row[:row.index(tokenizer.eot_id)]
-        stories.append(tokenizer.decode(row))
+        text = tokenizer.decode(row)
+        # "Tom was very" is read as " Tom was very" (see StoryTokenizer.encode): give back what was typed.
+        stories.append(text[1:] if text.startswith(" ") and not prompt.startswith(" ") else text)
     return stories
