@@ -210,6 +210,9 @@ def check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, d
         check_positive_int(value, name)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {_show(dtype)}")
+    n_bytes = 2 * n_layers * batch_size * n_heads * capacity * head_dim * dtype.itemsize  # keys and values
+    check_allocation(n_bytes, f"a KV cache of {n_layers} layers x batch {batch_size} x {capacity:,} positions",
+                     "use a smaller batch or capacity")
     if device is not None:
         from .device import get_device  # a clear error for an unknown or unavailable device
 
@@ -276,6 +279,9 @@ def check_temperature(temperature):
         raise TypeError(f"temperature must be a number (0 = greedy), got {_show(temperature)} ({type(temperature).__name__})")
     if not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+    if 0 < temperature < torch.finfo(torch.float32).tiny:  # 0 in float32: logits / temperature would be NaN
+        raise ValueError(f"temperature {temperature} is too small to divide by in float32 (below "
+                         f"{torch.finfo(torch.float32).tiny:.1e}); use 0 for greedy decoding")
 
 
 def check_top_k(top_k):
@@ -587,3 +593,10 @@ def check_write_stories_args(model, tokenizer, prompt, n_stories, max_new_tokens
     per_story = 4 * (positions * (2 * n_layers + 4) * d + model.tok_emb.num_embeddings)
     check_allocation(n_stories * per_story, f"{n_stories:,} stories at once", "write fewer stories per call")
     return ids
+
+
+def check_advance(cache, n_new):
+    """cache.advance(n_new): a count of new positions >= 0 that keeps the cache within its capacity."""
+    check_non_negative_int(n_new, "n_new")
+    if cache.length + n_new > cache.capacity:
+        raise ValueError(f"the cache holds {cache.length} of {cache.capacity} positions and cannot advance by {n_new}")

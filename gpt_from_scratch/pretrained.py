@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 
 from .checks import check_context_length, check_conversion_args, check_weight
+from .config import validate_config
 from .device import get_device
 from .model import GPTModel  # model.py imports this module only inside GPTModel.from_pretrained, so no cycle
 
@@ -108,6 +109,10 @@ def config_from_hf(hf_config, path=CONFIG_FILE):
     if cfg["emb_dim"] % cfg["n_heads"] != 0:
         raise ValueError(f"{path}: n_embd ({cfg['emb_dim']}) is not divisible by n_head ({cfg['n_heads']})")
     check_context_length(cfg["context_length"], f"{path}: n_positions")  # before any mask is allocated
+    try:
+        validate_config(cfg)  # e.g. the masks of all layers together, before the weights are read
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
     tie = hf_config.get("tie_word_embeddings", True)
     if not isinstance(tie, bool):
         raise ValueError(f"{path}: tie_word_embeddings must be true or false (a JSON boolean), got {tie!r}")
