@@ -279,9 +279,9 @@ def check_temperature(temperature):
         raise TypeError(f"temperature must be a number (0 = greedy), got {_show(temperature)} ({type(temperature).__name__})")
     if not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
-    if 0 < temperature < torch.finfo(torch.float32).tiny:  # 0 in float32: logits / temperature would be NaN
-        raise ValueError(f"temperature {temperature} is too small to divide by in float32 (below "
-                         f"{torch.finfo(torch.float32).tiny:.1e}); use 0 for greedy decoding")
+    if 0 < temperature <= 2.0**-150:  # 0 in float32 (at most half its smallest value): logits / 0 would be NaN
+        raise ValueError(f"temperature {temperature} is 0 in float32 (its smallest positive value is 1.4e-45), "
+                         "so logits / temperature is undefined; use 0 for greedy decoding")
 
 
 def check_top_k(top_k):
