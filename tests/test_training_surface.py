@@ -443,9 +443,10 @@ def test_the_books_num_epochs_says_what_to_use(small):
 
 
 def _top_p_reference(logits, top_p):
-    """Which tokens top-p keeps, decided in float64 with NumPy (an independent route)."""
+    """Which tokens top-p keeps, summed in float64 with NumPy (an independent route). Tied logits are taken
+    in torch's sort order: which of two equal tokens fills the last place is a choice, not a precision."""
     z = logits.double().numpy()
-    order = np.argsort(-z, axis=-1, kind="stable")
+    order = torch.sort(logits, dim=-1, descending=True).indices.numpy()  # tied logits in torch's order
     sorted_z = np.take_along_axis(z, order, axis=-1)
     p = np.exp(sorted_z - sorted_z[:, :1])
     p /= p.sum(axis=-1, keepdims=True)
