@@ -342,7 +342,8 @@ def check_weight(key, value, shape):
         raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
     if value.dtype not in WEIGHT_DTYPES:  # ints, bools, float8 (which torch.isfinite cannot even read)
         raise ValueError(
-            f"tensor '{key}' has dtype {value.dtype}; weights must be float32, float16, bfloat16 or float64"
+            f"tensor '{key}' has dtype {value.dtype}; weights must be floating point (float32, float16, bfloat16 "
+            "or float64)"
         )
     if not bool(torch.isfinite(value).all()):
         raise ValueError(f"tensor '{key}' holds NaN or infinite values: the checkpoint is broken")
@@ -392,7 +393,12 @@ def check_allocation(n_bytes, what, fix):
 
 
 def check_mask_memory(context_length, n_layers):
-    """Each of the n_layers attention layers holds a context_length**2 boolean causal mask (notebook 05)."""
+    """Each of the n_layers attention layers holds a context_length**2 boolean causal mask (notebook 05).
+
+    A model built on the meta device (to count parameters, notebook 08) allocates nothing and is not bounded.
+    """
+    if torch.get_default_device().type == "meta":
+        return
     check_allocation(context_length**2 * n_layers, f"the causal masks of {n_layers} layers with "
                      f"context_length {context_length:,}", "use fewer positions or fewer layers")
 
@@ -506,6 +512,8 @@ def check_loader(loader, name):
         raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
     if len(loader) == 0:
         raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
+    if iter(loader) is loader:  # a one-shot iterator: empty after one pass, so training would wait forever
+        raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
 
 
 def check_batch(input_batch, target_batch, model):
