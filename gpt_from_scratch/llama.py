@@ -297,15 +297,15 @@ class LlamaModel(nn.Module):
 
     def forward(self, in_idx, cache=None):
         """Logits (batch, seq, vocab_size); with a cache (new_cache), the tokens continue the text it holds."""
-        start = 0 if cache is None else cache.length
-        learned = hasattr(self, "pos_emb")
-        # Learned positions end at context_length; RoPE can rotate any position (quality is another matter).
         check_token_ids(in_idx, self.tok_emb.num_embeddings)
         if in_idx.device != self.tok_emb.weight.device:
             raise ValueError(f"in_idx is on {in_idx.device} but the model is on {self.tok_emb.weight.device}; "
                              "move in_idx with .to(...)")
         if cache is not None:
             check_llama_cache(self, in_idx, cache)
+        start = 0 if cache is None else cache.length
+        # Learned positions end at context_length; RoPE can rotate any position (quality is another matter).
+        learned = hasattr(self, "pos_emb")
         positions = torch.arange(start, start + in_idx.shape[1], device=in_idx.device)
         if learned and positions[-1] >= self.context_length:
             raise ValueError(f"in_idx reaches position {int(positions[-1])} but the learned position table ends at "
