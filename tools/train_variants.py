@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from gpt_from_scratch import GPTModel, KVCache, LlamaModel  # noqa: E402
 from gpt_from_scratch.llama import kv_cache_bytes_per_token, swiglu_hidden_dim  # noqa: E402
-from gpt_from_scratch.stories import make_stories  # noqa: E402
+from gpt_from_scratch.stories import entropy_floor, story_surprisals  # noqa: E402
 from gpt_from_scratch.train import (  # noqa: E402
     StoryTokenizer, calc_loss_loader, cosine_schedule, create_dataloader, encode_stories, story_starts,
     train_model_simple)
@@ -116,6 +116,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=TRAINING["steps"])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--floor-only", action="store_true", help="only add the entropy floor to --out")
     parser.add_argument("--stories", type=int, default=CORPUS["n_stories"], help="fewer stories for a trial")
     args = parser.parse_args()
     corpus = {**CORPUS, "n_stories": args.stories, "n_val_stories": min(CORPUS["n_val_stories"], args.stories // 4)}
@@ -123,11 +124,21 @@ def main():
     training = {**TRAINING, "steps": args.steps}
     torch.set_num_threads(1)  # the machine was shared by many jobs: one thread wastes least
     start = time.perf_counter()
-    stories = make_stories(corpus["n_stories"], seed=corpus["seed"])
+    stories, nats = story_surprisals(corpus["n_stories"], seed=corpus["seed"])  # make_stories' stories
     train_stories, val_stories = stories[:-corpus["n_val_stories"]], stories[-corpus["n_val_stories"]:]
     tokenizer = StoryTokenizer.from_texts(stories)
     EOT[0] = tokenizer.eot_id
     corpus["vocab_size"] = tokenizer.n_vocab
+    n_val = corpus["n_val_stories"]
+    # The grammar's entropy floor of the validation stories (whole stories, nats per token): no model can
+    # do better on average. The windows hold each story's first max_length tokens, so theirs differs a little.
+    corpus["val_entropy_floor"] = entropy_floor(stories[-n_val:], nats[-n_val:], tokenizer)
+    if args.floor_only:  # add the floor to a file written before it could be computed
+        record = json.loads(args.out.read_text())
+        record["corpus"]["val_entropy_floor"] = corpus["val_entropy_floor"]
+        args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        print(f"entropy floor {corpus['val_entropy_floor']:.4f} nats/token added to {args.out}")
+        return
     train_ids, val_ids = encode_stories(train_stories, tokenizer), encode_stories(val_stories, tokenizer)
     print(f"corpus ready, vocabulary {tokenizer.n_vocab}, {time.perf_counter() - start:.0f} s", flush=True)
 
