@@ -1,7 +1,10 @@
 """Train the story GPT and its Llama-style variants, one change at a time, and record what each change does.
 
     python tools/train_variants.py                 # writes gpt_from_scratch/data/llama_variants.json
-    python tools/train_variants.py --steps 10 --out /tmp/trial.json   # a quick trial
+    python tools/train_variants.py --steps 10 --stories 400 --out /tmp/trial.json   # a quick trial
+
+The recorded file took 842 s on a 2-core machine shared with other jobs (one thread); on idle cores it
+is a few minutes.
 
 The ladder: GPT-2 (the series' GPTModel) -> + RMSNorm -> + no biases -> + RoPE -> + SwiGLU -> + GQA
 (= the Llama recipe). Every variant is trained with notebook 10's train_model_simple on the same
