@@ -1179,9 +1179,9 @@ def check_14_1(answer):
     if got * 2 == expected:
         return _off("a cache holds keys *and* values: one factor is missing")
     if got == expected * 2:
-        return _off("bfloat16 takes 2 bytes per number, not 4")
+        return _off("bfloat16 takes 2 bytes per number, not 4 as float32 does; the cache uses the model's dtype")
     if got * 1024 == expected or got * 1000 == expected:
-        return _off("give bytes, not kilobytes")
+        return _off("give bytes, not kilobytes: the answer is a count of bytes per token")
     return _off(f"{got:,} is not it; multiply 2 (keys, values) x layers x key/value heads x head_dim x bytes per value")
 
 
@@ -1224,7 +1224,7 @@ def check_14_3(answer):
         return _correct(f"{answer:.4f} radians: pair 1 turns by theta^(-2/8) = 0.1 radians per position, "
                         "ten times slower than pair 0")
     if abs(answer - math.degrees(expected)) < 1e-2:
-        return _off("that is in degrees; give radians")
+        return _off("that is in degrees; give radians (RoPE's cos and sin take the angle in radians)")
     if abs(answer - 5 * 10_000 ** (-1 / 8)) < 1e-3:
         return _off("the exponent: pair i turns by theta^(-2i / head_dim), so for pair 1 the exponent is -2/8")
     if abs(answer - 5.0) < 1e-6:
