@@ -367,3 +367,18 @@ def test_writer_refuses_what_it_cannot_write(tmp_path):
     save_llama_checkpoint(tiny(), tmp_path / "a")
     with pytest.raises(FileExistsError, match="already holds config.json, model.safetensors"):
         save_llama_checkpoint(tiny(), tmp_path / "a")
+
+
+# ---------- the widget ----------
+
+def test_kv_cache_explorer_follows_its_controls():
+    from gpt_from_scratch.widgets import kv_cache_explorer
+
+    explorer = kv_cache_explorer()
+    text = explorer.output.outputs[0]["text"]
+    assert "131,072 bytes per token" in text and "4x as much" in text  # 2 * 32 layers * 8 heads * 128 * 2 bytes
+    assert explorer.output.outputs[1]["output_type"] == "display_data"
+    explorer.set(model="GPT-2 small (124M)", dtype="float32 (4 bytes)")
+    text = explorer.output.outputs[0]["text"]
+    assert "73,728 bytes per token" in text and "1x as much" in text  # 2 * 12 * 12 * 64 * 4: GPT-2 has no GQA
+    assert len(repr(explorer)) <= 110
