@@ -603,9 +603,11 @@ def kv_cache_explorer(preset="Llama 3 8B"):
         return [text, fig]
 
     return Playground("KV cache per sequence", {
-        "model": _slider(widgets.Dropdown, "model", options=list(KV_MODELS), value=preset),
+        "model": widgets.Dropdown(description="model", options=list(KV_MODELS), value=preset,
+                                  layout=widgets.Layout(width="280px")),
         "context": _slider(widgets.SelectionSlider, "tokens", options=[1024, 2048, 4096, 8192, 32768, 131072],
                            value=8192),
-        "dtype": _slider(widgets.Dropdown, "numbers", options=["float32 (4 bytes)", "bfloat16 (2 bytes)",
-                                                               "int8 (1 byte)"], value="bfloat16 (2 bytes)"),
+        "dtype": widgets.Dropdown(description="numbers", options=["float32 (4 bytes)", "bfloat16 (2 bytes)",
+                                                                  "int8 (1 byte)"], value="bfloat16 (2 bytes)",
+                                  layout=widgets.Layout(width="280px")),
     }, draw)
