@@ -48,3 +48,17 @@ from .kv_cache import KVCache, forward_with_cache, prefill
 from .pretrained import load_gpt2, save_gpt2_checkpoint
 
 __version__ = "0.1.0"
+
+# 14: from GPT-2 to a Llama-style model (RMSNorm, RoPE, SwiGLU, grouped-query attention)
+from .llama import (
+    GroupedQueryAttention,
+    LlamaBlock,
+    LlamaModel,
+    RMSNorm,
+    RotaryEmbedding,
+    SwiGLUFeedForward,
+    apply_rope,
+    kv_cache_bytes_per_token,
+    load_llama,
+    save_llama_checkpoint,
+)

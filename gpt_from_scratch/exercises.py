@@ -1257,6 +1257,94 @@ def check_10_3(answer, model=None, tokenizer=None):
                 "that top_k is left out, and that you store grammar_report(stories).rate")
 
 
+
+
+# ----------------------------------------------------------------------------- notebook 14: a modern LLM
+
+def _whole_number(answer):
+    """An int from an int or a whole float, else None."""
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, int):
+        return answer
+    if isinstance(answer, float) and answer.is_integer():
+        return int(answer)
+    return None
+
+
+def check_14_1(answer):
+    """Exercise 14.1: KV-cache bytes per token of Llama 3 8B in bfloat16 (32 layers, 8 KV heads of 128)."""
+    if answer is None:
+        return _not_attempted("compute the bytes one token adds to Llama 3 8B's cache and store the int in answer")
+    got = _whole_number(answer)
+    if got is None:
+        return _off(f"answer should be a whole number of bytes (an int), got {answer!r}")
+    from .llama import kv_cache_bytes_per_token
+
+    cfg = {"vocab_size": 128_256, "context_length": 8192, "emb_dim": 4096, "n_heads": 32, "n_kv_heads": 8,
+           "n_layers": 32, "hidden_dim": 14_336}
+    expected = kv_cache_bytes_per_token(cfg, bytes_per_value=2)
+    if got == expected:
+        return _correct(f"{got:,} bytes per token: at 8,192 tokens one sequence needs {got * 8192 / 2**30:.0f} GiB "
+                        "of cache, a quarter of what 32 key/value heads would need")
+    if got == expected * 4:
+        return _off("that counts 32 key/value heads; with grouped-query attention only n_kv_heads are cached")
+    if got * 2 == expected:
+        return _off("a cache holds keys *and* values: one factor is missing")
+    if got == expected * 2:
+        return _off("bfloat16 takes 2 bytes per number, not 4 as float32 does; the cache uses the model's dtype")
+    if got * 1024 == expected or got * 1000 == expected:
+        return _off("give bytes, not kilobytes: the answer is a count of bytes per token")
+    return _off(f"{got:,} is not it; multiply 2 (keys, values) x layers x key/value heads x head_dim x bytes per value")
+
+
+def check_14_2(answer):
+    """Exercise 14.2: parameters of Llama 3 8B's SwiGLU feed-forward net (emb 4096, hidden 14336), one block."""
+    if answer is None:
+        return _not_attempted("count the parameters of one SwiGLUFeedForward(4096, 14336) and store the int")
+    got = _whole_number(answer)
+    if got is None:
+        return _off(f"answer should be a whole number (an int), got {answer!r}")
+    from .llama import SwiGLUFeedForward
+
+    with torch.device("meta"):  # shapes only: no memory, no random numbers
+        expected = sum(p.numel() for p in SwiGLUFeedForward(4096, 14_336).parameters())
+    if got == expected:
+        return _correct(f"{got:,} parameters: three matrices of 4096 x 14336, about as many as a GELU net "
+                        f"with a hidden size of {round(1.5 * 14_336):,} would have")
+    if got * 3 == expected * 2:
+        return _off("that counts two matrices; SwiGLU has three (gate, up and down)")
+    if got == 2 * 4096 * 4 * 4096:
+        return _off("that is GPT-2's 4 x emb_dim GELU net; use Llama 3's hidden size 14,336 and three matrices")
+    if got > expected:
+        return _off("too many: Llama has no bias terms, and the net has exactly three weight matrices")
+    return _off(f"{got:,} is not it; each of gate, up and down is a 4096 x 14336 (or 14336 x 4096) matrix")
+
+
+def check_14_3(answer):
+    """Exercise 14.3: the angle (radians) RoPE turns pair 1 of a head_dim=8 head by, from position 0 to 5."""
+    if answer is None:
+        return _not_attempted("compute the angle of pair 1 at position 5 (head_dim 8, theta 10,000) in radians")
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return _off(f"answer should be a number of radians, got {type(answer).__name__}")
+    from .llama import RotaryEmbedding
+
+    cos, sin = RotaryEmbedding(8, theta=10_000.0)(torch.tensor([5]))
+    expected = math.atan2(sin[0, 1].item(), cos[0, 1].item())  # pair 1: dimensions 1 and 1 + 4
+    if abs(answer - expected) < 1e-4:
+        return _correct(f"{answer:.4f} radians: pair 1 turns by theta^(-2/8) = 0.1 radians per position, "
+                        "ten times slower than pair 0")
+    if abs(answer - math.degrees(expected)) < 1e-2:
+        return _off("that is in degrees; give radians (RoPE's cos and sin take the angle in radians)")
+    if abs(answer - 5 * 10_000 ** (-1 / 8)) < 1e-3:
+        return _off("the exponent: pair i turns by theta^(-2i / head_dim), so for pair 1 the exponent is -2/8")
+    if abs(answer - 5.0) < 1e-6:
+        return _off("5 radians is pair 0's angle (it turns by 1 per position); pair 1 turns more slowly")
+    return _off(f"{answer:.4f} is not it; the angle is position x theta^(-2i / head_dim) with i = 1")
+
+
 # ----------------------------------------------------------------------------- every checker answers
 
 # Keep this block at the end of the module, after the last checker.

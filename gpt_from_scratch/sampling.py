@@ -89,8 +89,9 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None, generator
 
 def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache, generator):
     """Validate every argument of `generate` before the first forward pass."""
-    if not (isinstance(model, torch.nn.Module) and hasattr(model, "tok_emb") and hasattr(model, "pos_emb")):
-        raise TypeError(f"model must be a GPTModel (with tok_emb and pos_emb), got {type(model).__name__}")
+    if not (isinstance(model, torch.nn.Module) and hasattr(model, "tok_emb")
+            and (hasattr(model, "pos_emb") or hasattr(model, "new_cache"))):
+        raise TypeError(f"model must be a GPTModel (with tok_emb and pos_emb) or a LlamaModel, got {type(model).__name__}")
     check_bool(use_cache, "use_cache")
     check_non_negative_int(max_new_tokens, "max_new_tokens")
     vocab_size = model.tok_emb.num_embeddings
@@ -126,16 +127,24 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     if max_new_tokens == 0:
         return idx
     use_cache = use_cache and has_attention_blocks(model)  # DummyGPTModel has no keys and values to cache
-    context_length = model.pos_emb.num_embeddings
+    own_cache = hasattr(model, "new_cache")  # a LlamaModel (notebook 14) runs its own cache in forward()
+    context_length = model.context_length if own_cache else model.pos_emb.num_embeddings
     finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
     with torch.no_grad():
         if use_cache:
             check_cache_ready(model)
             capacity = min(context_length, idx.shape[1] + max_new_tokens)
-            cache = KVCache.for_model(model, idx.shape[0], capacity)
+            cache = (model.new_cache(idx.shape[0], capacity) if own_cache
+                     else KVCache.for_model(model, idx.shape[0], capacity))
         for step in range(max_new_tokens):
             if not use_cache:
                 logits = model(idx[:, -context_length:])[:, -1, :]
+            elif own_cache:  # the same steps as below, through LlamaModel.forward(idx, cache)
+                if step == 0 or cache.length >= context_length:
+                    cache.reset()
+                    logits = model(idx[:, -context_length:], cache=cache)[:, -1, :]
+                else:
+                    logits = model(idx[:, -1:], cache=cache)[:, -1, :]
             elif step > 0 and cache.length < context_length:
                 logits = forward_with_cache(model, idx[:, -1:], cache)  # one new position
             else:  # first step, or the window slid: every position moved, rebuild the cache

@@ -569,3 +569,56 @@ def layernorm_playground(emb_dim=768):
         "spread": _slider(widgets.FloatSlider, "spread (multiplied)", min=0.1, max=5.0, step=0.1, value=2.0),
     }, draw)
 
+
+
+# ----------------------------------------------------------------------------- notebook 14: KV cache per model
+
+# Published architectures (config.json of each model): layers, query heads, key/value heads, head_dim.
+KV_MODELS = {
+    "GPT-2 small (124M)": (12, 12, 12, 64),
+    "GPT-2 XL (1.5B)": (48, 25, 25, 64),
+    "Llama 3.2 1B": (16, 32, 8, 64),
+    "Llama 3 8B": (32, 32, 8, 128),
+    "Qwen3 8B": (36, 32, 8, 128),
+    "Llama 3 70B": (80, 64, 8, 128),
+}
+
+
+def kv_cache_explorer(preset="Llama 3 8B"):
+    """The KV cache of one sequence for a real model's shape: multi-head, its own grouping and multi-query."""
+    from .llama import kv_cache_bytes_per_token
+
+    def draw(model, context, dtype):
+        n_layers, n_heads, n_kv, head_dim = KV_MODELS[model]
+        bytes_per_value = {"float32 (4 bytes)": 4, "bfloat16 (2 bytes)": 2, "int8 (1 byte)": 1}[dtype]
+        rows = [(f"MHA: {n_heads} key/value heads", n_heads), (f"this model: {n_kv}", n_kv),
+                ("MQA: 1 key/value head", 1)]
+        sizes = []
+        for _, kv in rows:
+            cfg = {"vocab_size": 1, "context_length": context, "emb_dim": n_heads * head_dim, "n_heads": n_heads,
+                   "n_kv_heads": kv, "n_layers": n_layers, "hidden_dim": 1, "head_dim": head_dim}
+            sizes.append(kv_cache_bytes_per_token(cfg, bytes_per_value))
+        fig = Figure(figsize=(FIGURE_WIDTH, 2.8), layout="constrained")
+        ax = fig.add_subplot()
+        colours = [fill("attn"), fill("block"), fill("embed")]
+        bars = ax.barh([label for label, _ in rows][::-1], [s * context / 2**20 for s in sizes][::-1],
+                       color=colours[::-1], edgecolor=edge("attn"))
+        for bar, size in zip(bars, sizes[::-1]):
+            ax.annotate(f" {size / 1024:,.0f} KiB/token", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                        va="center", fontsize=10.5)
+        ax.set_xlim(0, 1.35 * max(sizes) * context / 2**20)
+        ax.set_xlabel(f"MiB of cache for one sequence of {context:,} tokens")
+        ax.set_title(f"{model}: {n_layers} layers, {n_heads} query heads of {head_dim}")
+        text = (f"{model} caches {sizes[1]:,} bytes per token ({n_kv} key/value heads in each of {n_layers} layers); "
+                f"with a key/value head per query head it would be {sizes[0] // sizes[1]}x as much")
+        return [text, fig]
+
+    return Playground("KV cache per sequence", {
+        "model": widgets.Dropdown(description="model", options=list(KV_MODELS), value=preset,
+                                  layout=widgets.Layout(width="280px")),
+        "context": _slider(widgets.SelectionSlider, "tokens", options=[1024, 2048, 4096, 8192, 32768, 131072],
+                           value=8192),
+        "dtype": widgets.Dropdown(description="numbers", options=["float32 (4 bytes)", "bfloat16 (2 bytes)",
+                                                                  "int8 (1 byte)"], value="bfloat16 (2 bytes)",
+                                  layout=widgets.Layout(width="280px")),
+    }, draw)

@@ -716,3 +716,30 @@ def test_checkers_of_notebook_10_answer_odd_answers(story_model):
         for feedback in (ex.check_10_1(answer, model, loader, "cpu"), ex.check_10_2(answer, 6.6, 0.46),
                          ex.check_10_3(answer, model, tokenizer)):
             assert feedback.status == ex.NOT_YET, (answer, feedback)
+
+
+# ---------- notebook 14 ----------
+
+def test_14_1():
+    assert accepted(ex.check_14_1(2 * 32 * 8 * 128 * 2))
+    assert rejected(ex.check_14_1(2 * 32 * 32 * 128 * 2), "n_kv_heads")
+    assert rejected(ex.check_14_1(32 * 8 * 128 * 2), "values")
+    assert rejected(ex.check_14_1(2 * 32 * 8 * 128 * 4), "2 bytes")
+    assert rejected(ex.check_14_1("128 KiB"), "whole number")
+    assert ex.check_14_1(None).status == ex.NOT_ATTEMPTED
+
+
+def test_14_2():
+    assert accepted(ex.check_14_2(3 * 4096 * 14_336))
+    assert rejected(ex.check_14_2(2 * 4096 * 14_336), "three")
+    assert rejected(ex.check_14_2(8 * 4096 * 4096), "GELU")
+    assert rejected(ex.check_14_2(3 * 4096 * 14_336 + 2 * 14_336 + 4096), "bias")
+
+
+def test_14_3():
+    answer = 5 * 10_000 ** (-2 / 8)  # position x theta^(-2i/d), i = 1, d = 8
+    assert accepted(ex.check_14_3(answer))
+    assert accepted(ex.check_14_3(torch.tensor(answer)))
+    assert rejected(ex.check_14_3(math.degrees(answer)), "degrees")
+    assert rejected(ex.check_14_3(5 * 10_000 ** (-1 / 8)), "exponent")
+    assert rejected(ex.check_14_3(5.0), "pair 0")

@@ -32,6 +32,8 @@ TAUGHT = {
     "12": ("kv_cache", ["KVCache", "check_cache_ready", "cached_attention", "cached_block", "forward_with_cache"]),
     "13": ("pretrained", ["_owned", "_take", "_as_linear_weight", "convert_gpt2_state_dict",
                           "gpt2_tensors_from_model", "save_gpt2_checkpoint"]),
+    "14": ("llama", ["RMSNorm", "rotate_half", "apply_rope", "RotaryEmbedding", "SwiGLUFeedForward",
+                     "GroupedQueryAttention", "LlamaBlock", "LlamaModel"]),
 }
 
 PATHS = notebook_paths()
