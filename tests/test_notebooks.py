@@ -13,7 +13,7 @@ import re
 import pytest
 from nbval.plugin import find_comment_markers
 
-from notebook_utils import NOTEBOOK_DIR, ROOT, cells, normalized, notebook_paths, prose_words, read, top_level_definitions
+from notebook_utils import NOTEBOOK_DIR, cells, normalized, notebook_paths, prose_words, read, top_level_definitions
 
 # What each notebook builds in visible code, and the package module that holds it; the two must be equal.
 TAUGHT = {

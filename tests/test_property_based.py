@@ -14,7 +14,6 @@ Hypothesis runs derandomized (a fixed sequence of examples), with no example dat
 import math
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +27,6 @@ from gpt_from_scratch import (
     GPTModel,
     LayerNorm,
     MultiHeadAttention,
-    TransformerBlock,
     count_parameters,
     generate,
     generate_text_simple,
