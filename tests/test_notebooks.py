@@ -120,7 +120,10 @@ def test_exercise_check_can_fail():
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_has_a_figure(path):
     nb = read(path)
-    images = re.findall(r"\]\((\.\./imgs/[^)\s]+)\)", "\n".join(c.source for c in cells(nb, "markdown")))
+    markdown = "\n".join(c.source for c in cells(nb, "markdown"))
+    # A diagram is linked as ../imgs/NAME.png or, after tools/prepare_notebooks.py, attached as attachment:NAME.png.
+    images = re.findall(r"\]\((\.\./imgs/[^)\s]+)\)", markdown)
+    images += [f"../imgs/{name}" for name in re.findall(r"\]\(attachment:([^)\s]+)\)", markdown)]
     for image in images:
         assert (NOTEBOOK_DIR / image).resolve().is_file(), f"{path.name} references missing {image}"
     plots = [o for c in cells(nb, "code") for o in c.outputs if "image/png" in o.get("data", {})]
