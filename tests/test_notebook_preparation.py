@@ -140,3 +140,10 @@ def test_without_widget_state_the_views_are_kept_for_a_later_run():
     nb = widget_notebook()
     del nb.metadata["widgets"]
     assert prep.widget_pictures(nb) == 0 and prep.WIDGET_VIEW in nb.cells[0].outputs[0].data
+
+
+def test_the_readme_links_every_notebook_to_colab():
+    lines = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+             if line.startswith("Open in Colab: ")]
+    assert lines == [prep.colab_line()], "run: python tools/prepare_notebooks.py --readme"
+    assert all(f"/notebooks/{p.name})" in lines[0] for p in PATHS)

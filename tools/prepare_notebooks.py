@@ -14,6 +14,8 @@
    alternative, so JupyterLab shows no "model not found" and GitHub/nbviewer show the picture.
 
 tools/run_notebooks.py runs steps 1-3 on every notebook it executes.
+
+    python tools/prepare_notebooks.py --readme        # rewrite README.md's "Open in Colab" line
 """
 
 import base64
@@ -144,7 +146,26 @@ def prepare(nb, url=None, imgs=IMGS):
     return nb
 
 
+def colab_line(url=None, paths=None):
+    """README.md's line of "Open in Colab" links, one per notebook, from the repository's address."""
+    url = (url or repository_url()).removeprefix("https://github.com/")
+    paths = paths or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    links = [f"[{p.name[:2]}](https://colab.research.google.com/github/{url}/blob/main/notebooks/{p.name})"
+             for p in paths]
+    return "Open in Colab: " + " · ".join(links)
+
+
+def update_readme(readme=ROOT / "README.md"):
+    text = Path(readme).read_text(encoding="utf-8")
+    new = re.sub(r"^Open in Colab: .*$", lambda m: colab_line(), text, count=1, flags=re.M)
+    Path(readme).write_text(new, encoding="utf-8")
+
+
 def main(args):
+    if args == ["--readme"]:
+        update_readme()
+        print("README.md: Open in Colab line rewritten")
+        return
     paths = [Path(a).resolve() for a in args] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     for path in paths:
         nb = nbformat.read(path, as_version=4)
