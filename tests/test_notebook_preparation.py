@@ -51,7 +51,8 @@ def test_widgets_are_stored_as_pictures_without_a_view(path):
             data = output.get("data", {})
             assert prep.WIDGET_VIEW not in data, f"{path.name} stores a widget view: run tools/run_notebooks.py"
             if WIDGET_TEXT in "".join(data.get("text/plain", "")):
-                assert "image/png" in data, f"{path.name}: a widget without the picture of its first drawing"
+                assert "image/png" in data or output.get("metadata", {}).get(prep.NO_PICTURE), \
+                    f"{path.name}: a widget without the picture of its first drawing"
 
 
 def guard_says_install(tmp_path, pythonpath):
@@ -77,6 +78,7 @@ def test_the_guard_replaces_the_unrelated_package_of_the_same_name(tmp_path):
     other.mkdir(parents=True)
     (other / "__init__.py").write_text("")
     said = guard_says_install(tmp_path, other.parent)
+    assert said.startswith("Installing the series' package")
     assert "uninstall --quiet --yes gpt-from-scratch" in said
     assert 'install --quiet "gpt-from-scratch-course[notebooks] @ git+https://example.invalid/repo"' in said
 
@@ -134,6 +136,15 @@ def test_a_widget_view_becomes_the_picture_of_its_first_drawing():
     assert prep.widget_pictures(nb) == 1
     data = nb.cells[0].outputs[0].data
     assert set(data) == {"image/png", "text/plain"} and data["image/png"] == "iVBORw0KGgo="
+
+
+def test_a_widget_that_draws_only_text_keeps_its_line_and_says_so():
+    nb = widget_notebook()
+    state = nb.metadata["widgets"][prep.WIDGET_STATE]["state"]
+    state["out"]["state"]["outputs"] = [{"output_type": "display_data", "data": {"text/html": "<p>a story</p>"}}]
+    assert prep.widget_pictures(nb) == 1
+    output = nb.cells[0].outputs[0]
+    assert set(output.data) == {"text/plain"} and output.metadata[prep.NO_PICTURE] is True
 
 
 def test_without_widget_state_the_views_are_kept_for_a_later_run():

@@ -11,7 +11,9 @@
    and every attachment is refreshed from imgs/NAME.png, so a notebook downloaded alone shows its diagrams.
 3. Widgets (only while tools/run_notebooks.py executes a notebook, which has the widgets' state): each stored
    widget view is replaced by a picture of the widget's first drawing, with the widget's text as the
-   alternative, so JupyterLab shows no "model not found" and GitHub/nbviewer show the picture.
+   alternative, so JupyterLab shows no "model not found" and GitHub/nbviewer show the picture. A widget
+   that draws only text (the generation playground) keeps its description line alone. (nbval compares
+   text/plain and text/html but not images, so only a picture can stand in for the widget.)
 
 tools/run_notebooks.py runs steps 1-3 on every notebook it executes.
 
@@ -34,6 +36,7 @@ UNRELATED = "gpt-from-scratch"  # PyPI's other project that installs a package n
 THREADS = 1  # README, "For instructors": measured with farm-bench on notebooks 09, 10 and 12
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+NO_PICTURE = "widget_draws_no_picture"  # output metadata (nbval ignores metadata)
 IMAGE_LINK = re.compile(r"\]\(\.\./imgs/([A-Za-z0-9_.-]+\.png)\)")
 ATTACHMENT_LINK = re.compile(r"\]\(attachment:([A-Za-z0-9_.-]+\.png)\)")
 
@@ -51,6 +54,7 @@ import pathlib
 
 spec = importlib.util.find_spec("gpt_from_scratch")
 if spec is None or not any(pathlib.Path(p, "exercises.py").is_file() for p in spec.submodule_search_locations):
+    print("Installing the series' package gpt_from_scratch (about a minute) ...")
     %pip uninstall --quiet --yes {UNRELATED}
     %pip install --quiet "{DISTRIBUTION}[notebooks] @ git+{url}"
 
@@ -134,6 +138,8 @@ def widget_pictures(nb):
             del data[WIDGET_VIEW]
             if png:
                 data["image/png"] = png
+            else:  # a widget that shows only text (no figure): its description line stays, and says so
+                output.setdefault("metadata", {})[NO_PICTURE] = True
             replaced += 1
     return replaced
 
