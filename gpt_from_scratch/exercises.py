@@ -489,7 +489,7 @@ def check_05_1(answer):
     if got[0] == 4 * 768 * 768:
         return _off("The four weight matrices are right, but the output projection also has a bias (768).")
     if got[0] == counts[0]:
-        return _off(f"Without bias it is right. With `qkv_bias=True` each of the three projections gains 768 biases.")
+        return _off("Without bias it is right. With `qkv_bias=True` each of the three projections gains 768 biases.")
     if got[0] is not None and got[0] % 12 == 0 and got[0] // 12 in counts:
         return _off("Heads do not add parameters: they slice the same matrices.")
     return _off("Count three 768 × 768 projections (query, key, value) plus the output projection with its bias.")

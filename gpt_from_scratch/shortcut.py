@@ -1,6 +1,5 @@
 """Notebook 04: a small deep network, with and without shortcut connections, and its gradients."""
 
-import torch
 import torch.nn as nn
 
 from .checks import check_features, check_layer_gradients_args, check_layer_sizes

@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-# pyproject.toml runs the suite on two pytest-xdist workers. On a 2-core machine two processes that each
+# .ci/run and the README's test command run the suite on two pytest-xdist workers (-n 2). On a 2-core machine two processes that each
 # start two PyTorch threads fight for the cores and both run about twice as slowly, so each worker uses one
 # thread, and so does every notebook kernel it starts (kernels inherit OMP_NUM_THREADS). The stored outputs
 # are written with one thread (tools/run_notebooks.py) and rounded so that any thread count reproduces them.
@@ -14,7 +14,7 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 
 def pytest_collection_modifyitems(items):
     """The browser test first: it is the longest module (every notebook run in JupyterLab, about half of the
-    suite's work), so with `--no-loadscope-reorder` (pyproject.toml) one worker starts it at once while the
+    suite's work), so with `--no-loadscope-reorder` (.ci/run) one worker starts it at once while the
     other takes everything else. (By default pytest-xdist would start the modules with the most tests first
     and leave this one, with few tests, for last, when the other worker has nothing left to do.)"""
     items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_browser.py")  # stable: order kept

@@ -95,5 +95,6 @@ def test_check_notices_a_changed_or_missing_diagram(fresh, tmp_path):
 def test_notebook_images_exist():
     for path in notebook_paths():
         for cell in read(path).cells:
-            for image in re.findall(r"\.\./imgs/[^)\s\"'>]+", cell.source):
+            attached = [f"../imgs/{n}" for n in re.findall(r"\(attachment:([^)\s]+)\)", cell.source)]
+            for image in re.findall(r"\.\./imgs/[^)\s\"'>]+", cell.source) + attached:
                 assert (NOTEBOOK_DIR / image).resolve().is_file(), f"{path.name} references missing {image}"

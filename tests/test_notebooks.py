@@ -13,7 +13,7 @@ import re
 import pytest
 from nbval.plugin import find_comment_markers
 
-from notebook_utils import NOTEBOOK_DIR, ROOT, cells, normalized, notebook_paths, prose_words, read, top_level_definitions
+from notebook_utils import NOTEBOOK_DIR, cells, normalized, notebook_paths, prose_words, read, top_level_definitions
 
 # What each notebook builds in visible code, and the package module that holds it; the two must be equal.
 TAUGHT = {
@@ -122,7 +122,10 @@ def test_exercise_check_can_fail():
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_has_a_figure(path):
     nb = read(path)
-    images = re.findall(r"\]\((\.\./imgs/[^)\s]+)\)", "\n".join(c.source for c in cells(nb, "markdown")))
+    markdown = "\n".join(c.source for c in cells(nb, "markdown"))
+    # A diagram is linked as ../imgs/NAME.png or, after tools/prepare_notebooks.py, attached as attachment:NAME.png.
+    images = re.findall(r"\]\((\.\./imgs/[^)\s]+)\)", markdown)
+    images += [f"../imgs/{name}" for name in re.findall(r"\]\(attachment:([^)\s]+)\)", markdown)]
     for image in images:
         assert (NOTEBOOK_DIR / image).resolve().is_file(), f"{path.name} references missing {image}"
     plots = [o for c in cells(nb, "code") for o in c.outputs if "image/png" in o.get("data", {})]

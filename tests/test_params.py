@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpt_from_scratch import (
-    GPT2_CONFIGS, GPT_CONFIG_124M, count_parameters, count_parameters_tied, gpt2_size_table, meta_model,
+    GPT2_CONFIGS, count_parameters, count_parameters_tied, gpt2_size_table, meta_model,
     model_size_mb, parameter_breakdown,
 )
 

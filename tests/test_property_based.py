@@ -14,7 +14,6 @@ Hypothesis runs derandomized (a fixed sequence of examples), with no example dat
 import math
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +27,6 @@ from gpt_from_scratch import (
     GPTModel,
     LayerNorm,
     MultiHeadAttention,
-    TransformerBlock,
     count_parameters,
     generate,
     generate_text_simple,
@@ -467,11 +465,11 @@ def test_train_model_simple(lr, num_steps, eval_freq, eval_iter, max_grad_norm, 
     names = ["lr", "learning rate", "num_steps", "eval_freq", "eval_iter", "max_grad_norm", "progress", "optimizer",
              "the loss is"]
     try:
-        history, err = outcome(lambda: train_model_simple(model, train, val, optimizer, "cpu", num_steps, eval_freq,
-                                                          eval_iter, on_eval=on_eval, progress=progress,
-                                                          max_grad_norm=max_grad_norm), names)
+        history, _ = outcome(lambda: train_model_simple(model, train, val, optimizer, "cpu", num_steps, eval_freq,
+                                                        eval_iter, on_eval=on_eval, progress=progress,
+                                                        max_grad_norm=max_grad_norm), names)
     except KeyboardInterrupt:
-        history, err = None, None
+        history = None
     assert not model.training and all(p.grad is None for p in model.parameters())  # however it ended
     if history is not None:
         assert history["steps"][0] == 0 and history["steps"][-1] == num_steps

@@ -6,7 +6,6 @@ checkers and tests/test_property_based.py throws random inputs at the same funct
 """
 
 import json
-import math
 import os
 
 import numpy as np
@@ -18,7 +17,6 @@ from gpt_from_scratch import GPTModel, KVCache, generate, set_seed, top_p_filter
 from gpt_from_scratch.pretrained import load_gpt2, save_gpt2_checkpoint
 from gpt_from_scratch.stories import check_story, grammar_report, make_stories
 from gpt_from_scratch.train import (
-    GPTDataset,
     StoryTokenizer,
     calc_loss_batch,
     calc_loss_loader,

@@ -7,6 +7,8 @@ Run it after any change to gpt_from_scratch/ or to a notebook:
 
 It runs on the CPU with one thread and a fixed hash seed, the settings under which the stored
 outputs are written; nbval then checks that they reproduce elsewhere (other threads, a GPU).
+Before and after executing, it applies tools/prepare_notebooks.py (the setup cell, the diagrams as
+attachments, a picture of each widget's first drawing in place of its view), so re-running keeps them.
 """
 
 import os
@@ -15,6 +17,9 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import prepare_notebooks  # noqa: E402  (tools/ is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -33,11 +38,14 @@ def clean_metadata(nb):
 def run(path):
     nb = nbformat.read(path, as_version=4)
     clean_metadata(nb)
+    prepare_notebooks.ensure_setup_cell(nb)
+    prepare_notebooks.attach_diagrams(nb)
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    prepare_notebooks.widget_pictures(nb)  # needs the widget state, which clean_metadata drops
     clean_metadata(nb)
     nbformat.write(nb, path)
 
