@@ -501,3 +501,27 @@ def test_deep_errors_left_from_before(tiny_gpt):
         forward_with_cache(tiny_gpt, torch.tensor([[1, 2]]), wide)
     logits = torch.randn(1, 5)
     assert torch.equal(sample_next_token(logits, temperature=1e-45), logits.argmax(-1, keepdim=True))
+
+
+# ----------------------------------------------------------------------------- the shipped file's hash
+
+
+def test_the_pinned_hash_is_the_shipped_files():
+    import hashlib
+
+    from gpt_from_scratch import trained
+
+    digest = hashlib.sha256()
+    with open(TRAINED_MODEL_FILE, "rb") as f:  # read in chunks: another route than the loader's read_bytes
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    assert trained.TRAINED_MODEL_SHA256 == digest.hexdigest()
+
+
+def test_a_shipped_file_that_differs_from_the_pinned_hash_is_refused(monkeypatch, tmp_path):
+    from gpt_from_scratch import trained
+
+    monkeypatch.setattr(trained, "TRAINED_MODEL_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="story_gpt.safetensors is damaged or not the shipped model"):
+        load_trained_gpt()
+    load_trained_gpt(path=_copy_with(tmp_path))  # another file is checked by its content, not by the hash
