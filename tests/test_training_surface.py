@@ -115,6 +115,27 @@ def test_an_empty_training_loader_is_refused_at_once(small, corpus):
         train_model_simple(model, empty, val, optimizer, "cpu", num_steps=3, eval_freq=1, eval_iter=1, progress=False)
 
 
+def test_a_loader_that_runs_out_after_one_pass_is_refused(small):
+    """Its second pass would yield nothing, and the loop would wait forever for the next step."""
+    model, train, val, optimizer = small
+
+    class OneShot:
+        def __init__(self, loader):
+            self.batches, self.n = iter(list(loader)), len(loader)
+
+        def __len__(self):
+            return self.n
+
+        def __iter__(self):
+            return self.batches
+
+    with pytest.raises(TypeError, match="runs out after one"):
+        train_model_simple(model, OneShot(train), val, optimizer, "cpu", num_steps=10**4, eval_freq=1, eval_iter=1,
+                           progress=False)
+    assert train_model_simple(model, list(train), val, optimizer, "cpu", num_steps=2, eval_freq=1, eval_iter=1,
+                              progress=False)["steps"] == [0, 1, 2]  # a list of batches is fine
+
+
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, RuntimeError])
 def test_the_model_is_left_in_eval_mode_without_gradients_however_training_ends(small, interrupt):
     model, train, val, optimizer = small
