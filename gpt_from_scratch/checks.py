@@ -512,8 +512,13 @@ def check_loader(loader, name):
         raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
     if len(loader) == 0:
         raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
-    if iter(loader) is loader:  # a one-shot iterator: empty after one pass, so training would wait forever
-        raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
+    # A one-shot iterator is empty after one pass, and training would wait forever for the next batch.
+    # (A DataLoader makes a fresh iterator each time; asking it for two would start its workers twice.)
+    if not isinstance(loader, torch.utils.data.DataLoader):
+        first = iter(loader)
+        if first is loader or first is iter(loader):
+            raise TypeError(f"{name} gives the same iterator on every pass, so it runs out after one; pass a "
+                            "DataLoader (or a list of batches)")
 
 
 def check_batch(input_batch, target_batch, model):

@@ -23,8 +23,9 @@ from .model import GPTModel
 from .train import StoryTokenizer
 
 TRAINED_MODEL_FILE = Path(__file__).resolve().parent / "data" / "story_gpt.safetensors"
-# The SHA-256 of the shipped file, checked when it is loaded (as the tokenizer's files are).
-TRAINED_MODEL_SHA256 = None
+# The SHA-256 of the shipped file, checked when it is loaded (as the tokenizer's files are); a retrained
+# file needs its new hash here (sha256sum gpt_from_scratch/data/story_gpt.safetensors).
+TRAINED_MODEL_SHA256 = "87c23dce02e1c866580b1153da3dc94abc8edcfb4cabd5a970b4124ab3af1ac0"
 
 
 def _check_path(path):
@@ -64,7 +65,7 @@ def trained_model_metadata(path=TRAINED_MODEL_FILE):
 
 def _verify_shipped(path):
     """The shipped file must be the one this version of the package was released with (its SHA-256)."""
-    if TRAINED_MODEL_SHA256 is None or Path(path).resolve() != TRAINED_MODEL_FILE:
+    if Path(path).resolve() != TRAINED_MODEL_FILE:
         return
     digest = hashlib.sha256(TRAINED_MODEL_FILE.read_bytes()).hexdigest()
     if digest != TRAINED_MODEL_SHA256:

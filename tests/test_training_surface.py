@@ -113,6 +113,27 @@ def test_an_empty_training_loader_is_refused_at_once(small, corpus):
         train_model_simple(model, empty, val, optimizer, "cpu", num_steps=3, eval_freq=1, eval_iter=1, progress=False)
 
 
+def test_a_loader_that_runs_out_after_one_pass_is_refused(small):
+    """Its second pass would yield nothing, and the loop would wait forever for the next step."""
+    model, train, val, optimizer = small
+
+    class OneShot:
+        def __init__(self, loader):
+            self.batches, self.n = iter(list(loader)), len(loader)
+
+        def __len__(self):
+            return self.n
+
+        def __iter__(self):
+            return self.batches
+
+    with pytest.raises(TypeError, match="runs out after one"):
+        train_model_simple(model, OneShot(train), val, optimizer, "cpu", num_steps=10**4, eval_freq=1, eval_iter=1,
+                           progress=False)
+    assert train_model_simple(model, list(train), val, optimizer, "cpu", num_steps=2, eval_freq=1, eval_iter=1,
+                              progress=False)["steps"] == [0, 1, 2]  # a list of batches is fine
+
+
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, RuntimeError])
 def test_the_model_is_left_in_eval_mode_without_gradients_however_training_ends(small, interrupt):
     model, train, val, optimizer = small
@@ -499,3 +520,27 @@ def test_deep_errors_left_from_before(tiny_gpt):
         forward_with_cache(tiny_gpt, torch.tensor([[1, 2]]), wide)
     logits = torch.randn(1, 5)
     assert torch.equal(sample_next_token(logits, temperature=1e-45), logits.argmax(-1, keepdim=True))
+
+
+# ----------------------------------------------------------------------------- the shipped file's hash
+
+
+def test_the_pinned_hash_is_the_shipped_files():
+    import hashlib
+
+    from gpt_from_scratch import trained
+
+    digest = hashlib.sha256()
+    with open(TRAINED_MODEL_FILE, "rb") as f:  # read in chunks: another route than the loader's read_bytes
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    assert trained.TRAINED_MODEL_SHA256 == digest.hexdigest()
+
+
+def test_a_shipped_file_that_differs_from_the_pinned_hash_is_refused(monkeypatch, tmp_path):
+    from gpt_from_scratch import trained
+
+    monkeypatch.setattr(trained, "TRAINED_MODEL_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="story_gpt.safetensors is damaged or not the shipped model"):
+        load_trained_gpt()
+    load_trained_gpt(path=_copy_with(tmp_path))  # another file is checked by its content, not by the hash
