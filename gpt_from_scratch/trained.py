@@ -21,6 +21,10 @@ from .model import GPTModel
 from .train import StoryTokenizer
 
 TRAINED_MODEL_FILE = Path(__file__).resolve().parent / "data" / "story_gpt.safetensors"
+# The same training run after its first 100 steps (float16 on disk, float32 once loaded): notebook 11
+# shows its greedy loop. Written by `python tools/train_story_model.py --early`.
+EARLY_MODEL_STEP = 100
+EARLY_MODEL_FILE = TRAINED_MODEL_FILE.with_name(f"story_gpt_step{EARLY_MODEL_STEP}.safetensors")
 
 
 def trained_model_metadata(path=TRAINED_MODEL_FILE):
