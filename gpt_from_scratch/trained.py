@@ -26,6 +26,10 @@ TRAINED_MODEL_FILE = Path(__file__).resolve().parent / "data" / "story_gpt.safet
 # The SHA-256 of the shipped file, checked when it is loaded (as the tokenizer's files are); a retrained
 # file needs its new hash here (sha256sum gpt_from_scratch/data/story_gpt.safetensors).
 TRAINED_MODEL_SHA256 = "87c23dce02e1c866580b1153da3dc94abc8edcfb4cabd5a970b4124ab3af1ac0"
+# The same training run after its first 100 steps (float16 on disk, float32 once loaded): notebook 11
+# shows its greedy loop. Written by `python tools/train_story_model.py --early`.
+EARLY_MODEL_STEP = 100
+EARLY_MODEL_FILE = TRAINED_MODEL_FILE.with_name(f"story_gpt_step{EARLY_MODEL_STEP}.safetensors")
 
 
 def _check_path(path):

@@ -2,6 +2,12 @@
 
     python tools/train_story_model.py              # the shipped model (about 20 minutes on 2 CPU cores)
     python tools/train_story_model.py --steps 50 --out /tmp/trial.safetensors   # a quick trial
+    python tools/train_story_model.py --early      # the same run stopped after 100 steps (a few minutes)
+
+`--early` writes gpt_from_scratch/data/story_gpt_step100.safetensors: the weights of the shipped run after
+its first 100 steps (same seeds, same learning-rate schedule, so the same numbers as that run's step 100),
+stored in float16 to halve the file; loading turns them back into float32. Notebook 11 uses it to show
+greedy decoding stuck in a loop.
 
 It uses the training code of notebook 10 (gpt_from_scratch.train) on the stories of
 gpt_from_scratch.stories, from fixed seeds, on the CPU. Everything needed to check the result is
@@ -25,7 +31,7 @@ from gpt_from_scratch.stories import make_stories  # noqa: E402
 from gpt_from_scratch.train import (  # noqa: E402
     StoryTokenizer, calc_loss_loader, cosine_schedule, create_dataloader, encode_stories, story_starts,
     train_model_simple)
-from gpt_from_scratch.trained import TRAINED_MODEL_FILE  # noqa: E402
+from gpt_from_scratch.trained import EARLY_MODEL_FILE, EARLY_MODEL_STEP, TRAINED_MODEL_FILE  # noqa: E402
 
 CORPUS = {"n_stories": 24_000, "seed": 0, "n_val_stories": 1_000}  # the last 1,000 stories validate
 CONFIG = {"context_length": 256, "emb_dim": 128, "n_heads": 4, "n_layers": 4, "drop_rate": 0.0, "qkv_bias": False}
@@ -48,12 +54,18 @@ def val_loader(val_ids, eot_id, training=TRAINING):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=TRAINING["steps"])
-    parser.add_argument("--out", type=Path, default=TRAINED_MODEL_FILE)
+    parser.add_argument("--out", type=Path, default=None, help=f"default: {TRAINED_MODEL_FILE.name}, "
+                        f"with --early {EARLY_MODEL_FILE.name} (both in gpt_from_scratch/data/)")
+    parser.add_argument("--early", action="store_true",
+                        help=f"stop after {EARLY_MODEL_STEP} steps of the shipped run and store float16 weights")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     parser.add_argument("--snapshots", type=Path, default=None,
                         help="a folder: also save the weights at every evaluation (step_NNNN.safetensors)")
     args = parser.parse_args()
     training = {**TRAINING, "steps": args.steps}
+    # --early runs the first steps of the full run: the schedule still spans all `steps`.
+    steps_run = EARLY_MODEL_STEP if args.early else training["steps"]
+    out = args.out or (EARLY_MODEL_FILE if args.early else TRAINED_MODEL_FILE)
     # One thread by default: on a busy machine two threads wait on each other at every operation.
     torch.set_num_threads(args.threads)
 
@@ -82,7 +94,7 @@ def main():
             save_file({n: p.detach().clone() for n, p in model.named_parameters()},
                       args.snapshots / f"step_{step:04d}.safetensors", metadata={"step": str(step)})
 
-    history = train_model_simple(model, train_loader, loader, optimizer, "cpu", training["steps"],
+    history = train_model_simple(model, train_loader, loader, optimizer, "cpu", steps_run,
                                  training["eval_freq"], training["eval_iter"], scheduler=scheduler,
                                  on_eval=report, progress=False,
                                  max_grad_norm=training["max_grad_norm"])
@@ -101,11 +113,14 @@ def main():
                      "windows": "one per story, starting at its first token",
                      "device": "cpu", "threads": args.threads, "torch": torch.__version__, "seconds": round(seconds)},
         "results": {"val_loss": val_loss, "val_batches": len(loader), "history": history},
+        "step": steps_run,
+        "storage": "float16, loaded back as float32" if args.early else "float32",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {name: p.detach().contiguous() for name, p in model.named_parameters()}
-    save_file(tensors, args.out, metadata={k: json.dumps(v) for k, v in metadata.items()})
-    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.2f} MiB)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if args.early else torch.float32
+    tensors = {name: p.detach().to(dtype).contiguous() for name, p in model.named_parameters()}
+    save_file(tensors, out, metadata={k: json.dumps(v) for k, v in metadata.items()})
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MiB)")
 
 
 if __name__ == "__main__":
