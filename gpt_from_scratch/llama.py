@@ -38,7 +38,6 @@ from .checks import (
     check_bool,
     check_context_length,
     check_features,
-    check_int,
     check_positive_int,
     check_token_ids,
 )
