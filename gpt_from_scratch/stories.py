@@ -15,6 +15,7 @@ long-range work: to continue "... gave it back to" the model must remember who l
 "how much English did the model learn?" becomes a number.
 """
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -215,6 +216,50 @@ class SplitMix64:
     def chance(self, percent):
         return self.below(100) < percent
 
+    def distinct(self, n, count):
+        """`count` different indices below n, sorted (see _distinct)."""
+        return _distinct(self, n, count)
+
+
+class SurprisalCounter(SplitMix64):
+    """SplitMix64 that also adds up the surprisal, -ln P, of the choices a story makes with it (in nats).
+
+    below(n) picks one of n equally likely outcomes: ln n nats. Two kinds of choice are counted whole
+    instead of draw by draw: chance(percent) has two outcomes, with probabilities percent/100 and
+    (100 - percent)/100; distinct(n, k) returns a sorted set of k indices -- its redrawn repeats and the
+    order of its draws leave no trace in the story, and all C(n, k) sets are equally likely: ln C(n, k).
+    (The modulo in below() makes draws uneven by less than 1e-17: ignored.)
+    """
+
+    def __init__(self, seed):
+        super().__init__(seed)
+        self.nats = 0.0
+        self._counting = True
+
+    def below(self, n):
+        if self._counting:
+            self.nats += math.log(n)
+        return super().below(n)
+
+    def chance(self, percent):
+        happened = self._uncounted(super().chance, percent)
+        self.nats -= math.log((percent if happened else 100 - percent) / 100)
+        return happened
+
+    def distinct(self, n, count):
+        if count > n:  # then counts n, n + 1, ... would all write the same sentences: one story, several paths
+            raise ValueError(f"asked for {count} different sentences of {n}: the surprisal would be miscounted")
+        chosen = self._uncounted(super().distinct, n, count)
+        self.nats += math.log(math.comb(n, count))
+        return chosen
+
+    def _uncounted(self, draw, *args):
+        self._counting = False
+        try:
+            return draw(*args)
+        finally:
+            self._counting = True
+
 
 # ----------------------------------------------------------------------------- writing stories
 
@@ -243,7 +288,7 @@ def _story(rng):
              "he": he, "He": he.capitalize(), "him": him, "his": his, "His": his.capitalize()}
 
     def say(beat, count=1):
-        for index in _distinct(rng, len(BEATS[beat]), count):
+        for index in rng.distinct(len(BEATS[beat]), count):
             lines.append(_fill(BEATS[beat][index], rng, slots))
 
     lines = []
@@ -418,3 +463,42 @@ def grammar_report(stories):
     checks = [check_story(story) for story in stories]
     return GrammarReport(len(checks), sum(len(c.sentences) for c in checks),
                          sum(sum(c.grammatical) for c in checks), sum(c.consistent for c in checks))
+
+
+# ----------------------------------------------------------------------------- the entropy floor
+
+
+def story_surprisals(n_stories, seed=0):
+    """(stories, nats): make_stories(n_stories, seed) and -ln P(story) of each, from the same draws.
+
+    Different choices always write different stories (every sentence fits one pattern and its words
+    one way, and a beat never asks for more sentences than it has), so -ln P(story) is the sum of the
+    surprisals of the choices that wrote it.
+    """
+    if isinstance(n_stories, bool) or not isinstance(n_stories, int):
+        raise TypeError(f"n_stories must be an int, got {type(n_stories).__name__}")
+    if n_stories <= 0:
+        raise ValueError(f"n_stories must be positive, got {n_stories}")
+    rng = SurprisalCounter(seed)
+    stories, nats = [], []
+    for _ in range(n_stories):
+        rng.nats = 0.0  # each story's own sum
+        stories.append(_story(rng))
+        nats.append(rng.nats)
+    return stories, nats
+
+
+def entropy_floor(stories, nats, tokenizer):
+    """The loss, in nats per token, of an ideal model on `stories`: the lowest any model can reach on average.
+
+    Total -ln P(story) over the stories, divided by their number of tokens, counting the <|endoftext|>
+    that follows each story (its probability is part of P(story): the story could have gone on).
+    """
+    stories, nats = list(stories), list(nats)
+    if len(stories) != len(nats) or not stories:
+        raise ValueError(f"need one surprisal per story and at least one story, got {len(stories)} stories "
+                         f"and {len(nats)} surprisals; pass both lists of story_surprisals(...)")
+    if isinstance(tokenizer, (str, bytes)) or not callable(getattr(tokenizer, "encode", None)):
+        raise TypeError(f"tokenizer must have an encode method (a StoryTokenizer), got {type(tokenizer).__name__}")
+    n_tokens = sum(len(tokenizer.encode(story)) + 1 for story in stories)  # + 1: the <|endoftext|>
+    return math.fsum(nats) / n_tokens
