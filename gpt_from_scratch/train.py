@@ -43,9 +43,15 @@ class StoryTokenizer:
         gpt2_ids = self.gpt2.encode(text, allowed_special=allowed_special)
         unknown = [i for i in gpt2_ids if i not in self.to_local]
         if unknown:
-            pieces = ", ".join(repr(self.gpt2.decode([i])) for i in unknown[:5])
-            raise ValueError(f"{pieces} not in this tokenizer's {self.n_vocab}-token vocabulary; "
-                             "use words from the training stories")
+            pieces = [self.gpt2.decode([i]) for i in unknown[:5]]
+            message = f"{', '.join(map(repr, pieces))} not in this tokenizer's {self.n_vocab}-token vocabulary; "
+            spaced = [p for p in pieces if not p.startswith(" ")
+                      and all(i in self.to_local for i in self.gpt2.encode(" " + p, allowed_special=set()))]
+            if spaced:  # "Tom" at the start of a text: the stories only have " Tom"
+                raise ValueError(message + f"the stories have {' ' + spaced[0]!r}, with a leading space, and GPT-2 "
+                                 "counts a word with and without its space as different tokens: start the text "
+                                 "the way the stories start ('Once upon a time'), or with a space")
+            raise ValueError(message + "use words from the training stories")
         return [self.to_local[i] for i in gpt2_ids]
 
     def decode(self, ids):

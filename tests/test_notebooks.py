@@ -28,7 +28,7 @@ TAUGHT = {
     "09": ("generate", ["generate_text_simple"]),
     "10": ("train", ["StoryTokenizer", "encode_stories", "GPTDataset", "story_starts", "create_dataloader",
                      "calc_loss_batch", "calc_loss_loader", "evaluate_model", "train_model_simple",
-                     "cosine_schedule"]),
+                     "cosine_schedule", "save_checkpoint", "load_checkpoint"]),
     "11": ("sampling", ["top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token"]),
     "12": ("kv_cache", ["KVCache", "check_cache_ready", "cached_attention", "cached_block", "forward_with_cache"]),
     "13": ("pretrained", ["_owned", "_take", "_as_linear_weight", "convert_gpt2_state_dict",
