@@ -34,6 +34,10 @@ TAUGHT = {
     "13": ("pretrained", ["_owned", "_take", "_as_linear_weight", "convert_gpt2_state_dict",
                           "gpt2_tensors_from_model", "save_gpt2_checkpoint"]),
 }
+# A notebook that teaches code of a second module as well.
+TAUGHT_MORE = {
+    "10": ("interpret", ["ablate_head"]),
+}
 
 PATHS = notebook_paths()
 IDS = [p.stem for p in PATHS]
@@ -128,7 +132,8 @@ def test_has_a_figure(path):
     assert images or plots, f"{path.name} has neither a diagram nor a plot"
 
 
-@pytest.mark.parametrize("number,module,names", [(n, m, names) for n, (m, names) in sorted(TAUGHT.items())])
+@pytest.mark.parametrize("number,module,names", [(n, m, names) for table in (TAUGHT, TAUGHT_MORE)
+                                                    for n, (m, names) in sorted(table.items())])
 def test_taught_code_is_the_package_code(number, module, names):
     [path] = [p for p in PATHS if p.name.startswith(number)]
     defined = top_level_definitions(read(path))
