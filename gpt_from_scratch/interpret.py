@@ -110,18 +110,18 @@ def substitution_test(model, rows, object_ids, pad_id):
     share of stories where the model's top prediction is the new object, and the share for the old one."""
     check_gpt_model(model)
     others = sorted(object_ids)
-    inputs, new_ids, old_ids, positions = [], [], [], []
+    prompts, new, old = [], [], []
     for r, (ids, first, targets) in enumerate(rows):
         choices = [i for i in others if i != ids[first]]
-        new = choices[r % len(choices)]  # every object in turn: no random draw to seed
-        inputs.append(ids[:first] + [new] + ids[first + 1:targets[0] + 1])  # up to the next mention
-        new_ids.append(new), old_ids.append(ids[first]), positions.append(targets[0])
-    batch = torch.full((len(inputs), max(map(len, inputs))), pad_id)
-    for r, ids in enumerate(inputs):
-        batch[r, :len(ids)] = torch.tensor(ids)
-    logits = model(batch.to(model.tok_emb.weight.device)).cpu()  # (stories, seq, vocab)
-    top = logits[torch.arange(len(inputs)), positions].argmax(-1)   # the prediction at each next mention
-    return (top == torch.tensor(new_ids)).float().mean().item(), (top == torch.tensor(old_ids)).float().mean().item()
+        new.append(choices[r % len(choices)])  # every object in turn: no random draw to seed
+        old.append(ids[first])
+        prompts.append(ids[:first] + [new[-1]] + ids[first + 1:targets[0] + 1])  # up to the next mention
+    batch = torch.full((len(prompts), max(map(len, prompts))), pad_id)
+    for r, prompt in enumerate(prompts):
+        batch[r, :len(prompt)] = torch.tensor(prompt)
+    logits = model(batch.to(model.tok_emb.weight.device)).cpu()                   # (stories, seq, vocab)
+    top = logits[torch.arange(len(prompts)), [len(p) - 1 for p in prompts]].argmax(-1)  # at each prompt's end
+    return (top == torch.tensor(new)).float().mean().item(), (top == torch.tensor(old)).float().mean().item()
 
 
 @torch.no_grad()
