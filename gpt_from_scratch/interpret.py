@@ -130,20 +130,25 @@ def attention_to_first_mention(model, rows, pad_id):
     positions, and (the control) from every other position after it. Two (n_layers, n_heads) tensors."""
     check_gpt_model(model)
     inputs, _, is_object = padded_batch(rows, pad_id)
-    maps = []  # each block's weights, (batch, n_heads, seq, seq), computed from the input its attention sees
-    hooks = [block.att.register_forward_pre_hook(lambda att, args: maps.append(att.attention_weights(args[0])))
-             for block in model.trf_blocks]
+    firsts = torch.tensor([first for _, first, _ in rows]).view(-1, 1, 1, 1)
+    columns = []  # per block: the weights on each story's first mention, (batch, n_heads, seq)
+
+    def keep_first_column(att, args):
+        weights = att.attention_weights(args[0])                 # (batch, n_heads, seq, seq)
+        index = firsts.to(weights.device).expand(*weights.shape[:3], 1)
+        columns.append(weights.gather(-1, index).squeeze(-1).cpu())
+
+    hooks = [block.att.register_forward_pre_hook(keep_first_column) for block in model.trf_blocks]
     try:
         model(inputs.to(model.tok_emb.weight.device))
     finally:
         for hook in hooks:
             hook.remove()
-    weights = torch.stack(maps, 1).cpu()  # (batch, n_layers, n_heads, seq, seq)
+    on_first = torch.stack(columns, 1)  # (batch, n_layers, n_heads, seq)
     to_object, control = [], []
     for r, (ids, first, _) in enumerate(rows):
         after = torch.zeros(inputs.shape[1], dtype=torch.bool)
-        after[first + 1:len(ids) - 1] = True                   # positions that can see the first mention
-        on_first = weights[r, :, :, :, first]                  # (n_layers, n_heads, seq)
-        to_object.append(on_first[:, :, is_object[r]])
-        control.append(on_first[:, :, after & ~is_object[r]])
+        after[first + 1:len(ids) - 1] = True  # the positions that can see the first mention
+        to_object.append(on_first[r][:, :, is_object[r]])
+        control.append(on_first[r][:, :, after & ~is_object[r]])
     return torch.cat(to_object, -1).mean(-1), torch.cat(control, -1).mean(-1)
