@@ -292,11 +292,11 @@ def check_checkpoint_fits(checkpoint, path, model, optimizer, scheduler):
 def check_head(model, layer, head):
     """A GPTModel, a block index in [0, n_layers) and a head index in [0, n_heads)."""
     check_gpt_model(model)
-    for name, value, size, what in (("layer", layer, len(model.trf_blocks), "blocks"),
-                                    ("head", head, model.trf_blocks[0].att.num_heads, "heads per block")):
+    for name, value, size, what in (("layer", layer, len(model.trf_blocks), "n_layers"),
+                                    ("head", head, model.trf_blocks[0].att.num_heads, "n_heads")):
         check_int(value, name)
         if value >= size:
-            raise ValueError(f"{name} must be in 0..{size - 1} (the model has {size} {what}), got {value}")
+            raise ValueError(f"{name} must be in 0..{size - 1}: the model has {what} = {size}; got {value}")
 
 
 def check_stories_and_tokenizer(stories, tokenizer):

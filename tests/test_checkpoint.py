@@ -73,7 +73,8 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     deeper = GPTModel({**CFG, "n_layers": 3})
     with pytest.raises(ValueError, match="trf_blocks.2.att.W_key.weight: saved nothing"):
         load_checkpoint(tmp_path / "small.pt", deeper)
-    other_groups = torch.optim.AdamW([{"params": [model.tok_emb.weight]}, {"params": list(model.trf_blocks.parameters())}])
+    other_groups = torch.optim.AdamW([{"params": [model.tok_emb.weight]},
+                                      {"params": list(model.trf_blocks.parameters())}])
     with pytest.raises(ValueError, match="parameter groups of sizes"):
         load_checkpoint(tmp_path / "small.pt", model, other_groups)
     with pytest.raises(ValueError, match="saved without a scheduler"):
