@@ -211,6 +211,9 @@ def check_cache_args(n_layers, batch_size, n_heads, head_dim, capacity, dtype, d
         check_positive_int(value, name)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {_show(dtype)}")
+    n_bytes = 2 * n_layers * batch_size * n_heads * capacity * head_dim * dtype.itemsize  # keys and values
+    check_allocation(n_bytes, f"a KV cache of {n_layers} layers x batch {batch_size} x {capacity:,} positions",
+                     "use a smaller batch or capacity")
     if device is not None:
         from .device import get_device  # a clear error for an unknown or unavailable device
 
@@ -351,6 +354,9 @@ def check_temperature(temperature):
         raise TypeError(f"temperature must be a number (0 = greedy), got {_show(temperature)} ({type(temperature).__name__})")
     if not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+    if 0 < temperature <= 2.0**-150:  # 0 in float32 (at most half its smallest value): logits / 0 would be NaN
+        raise ValueError(f"temperature {temperature} is 0 in float32 (its smallest positive value is 1.4e-45), "
+                         "so logits / temperature is undefined; use 0 for greedy decoding")
 
 
 def check_top_k(top_k):
@@ -402,14 +408,17 @@ def check_sample_args(logits, temperature, top_k, top_p, generator):
 
 # ----------------------------------------------------------------------------- checkpoints
 
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
 
 def check_weight(key, value, shape):
     """A checkpoint tensor must have the expected shape, a floating-point dtype and finite values."""
     if tuple(value.shape) != tuple(shape):
         raise ValueError(f"tensor '{key}' has shape {list(value.shape)}, expected {list(shape)}")
-    if not value.dtype.is_floating_point:
+    if value.dtype not in WEIGHT_DTYPES:  # ints, bools, float8 (which torch.isfinite cannot even read)
         raise ValueError(
-            f"tensor '{key}' has dtype {value.dtype}; weights must be floating point (float32, float16, bfloat16)"
+            f"tensor '{key}' has dtype {value.dtype}; weights must be floating point (float32, float16, bfloat16 "
+            "or float64)"
         )
     if not bool(torch.isfinite(value).all()):
         raise ValueError(f"tensor '{key}' holds NaN or infinite values: the checkpoint is broken")
@@ -424,3 +433,253 @@ def check_conversion_args(tensors, cfg, tie_word_embeddings):
     validate_config(cfg)
     check_bool(tie_word_embeddings, "tie_word_embeddings")
 
+
+
+# ----------------------------------------------------------------------------- seeds, numbers, memory
+
+# torch.manual_seed takes seeds in [-(2**63), 2**64); SplitMix64 (stories.py) keeps 64 bits. Outside
+# [0, 2**64) a seed would be wrapped onto another one (2**64 gives seed 0's stories), so it is refused.
+MAX_SEED = 2**64 - 1
+
+# The most one call may ask for at once (masks of all layers, KV caches, batches of stories): above
+# this the request is refused with its size before anything is allocated.
+MAX_ALLOCATION_BYTES = 8 * 1024**3
+
+
+def check_seed(seed, name="seed"):
+    check_int(seed, name, minimum=0, maximum=MAX_SEED)
+
+
+def check_number(value, name, minimum=None, fix=""):
+    """A real number (int or float, not a bool, not a string), finite, and >= minimum if given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {_show(value)} ({type(value).__name__}){fix}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}{fix}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}{fix}")
+
+
+def check_allocation(n_bytes, what, fix):
+    """Refuse a request whose tensors would take more than MAX_ALLOCATION_BYTES, before allocating them."""
+    if n_bytes > MAX_ALLOCATION_BYTES:
+        raise ValueError(f"{what} would take {n_bytes / 1024**3:,.1f} GiB, more than the "
+                         f"{MAX_ALLOCATION_BYTES / 1024**3:.0f} GiB this package allocates at once; {fix}")
+
+
+def check_mask_memory(context_length, n_layers):
+    """Each of the n_layers attention layers holds a context_length**2 boolean causal mask (notebook 05).
+
+    A model built on the meta device (to count parameters, notebook 08) allocates nothing and is not bounded.
+    """
+    if torch.get_default_device().type == "meta":
+        return
+    check_allocation(context_length**2 * n_layers, f"the causal masks of {n_layers} layers with "
+                     f"context_length {context_length:,}", "use fewer positions or fewer layers")
+
+
+def book_arguments(max_positional=None, positional_hint="", **renamed):
+    """Decorator: a clear TypeError for the book's argument names and positions that mean something else here.
+
+    `renamed` maps an argument name of the book (Raschka, chapter 5) to what to use instead; with
+    `max_positional`, more positional arguments are refused (the options after them are keyword-only).
+    """
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            for name, instead in renamed.items():
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}() has no argument {name!r} (the book's name): {instead}")
+            if max_positional is not None and len(args) > max_positional:
+                raise TypeError(
+                    f"{fn.__name__}() takes {max_positional} positional arguments, got {len(args)}: pass the "
+                    f"others by name{positional_hint}"
+                )
+            return fn(*args, **kwargs)
+        return call
+    return wrap
+
+
+# ----------------------------------------------------------------------------- training (notebook 10)
+
+GPT2_VOCAB_SIZE = 50257
+
+
+def as_token_id_list(ids, name="ids", vocab_size=None):
+    """A list of Python ints from a list/tuple of ints, a 1-D (or (1, n)) integer tensor or NumPy array.
+
+    Floats (452.7), bools, strings and None are refused rather than truncated or read as ids.
+    """
+    import numbers
+
+    if isinstance(ids, torch.Tensor) or type(ids).__module__ == "numpy":
+        kind = str(ids.dtype)
+        if isinstance(ids, torch.Tensor):
+            is_int = not (ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool)
+            if is_int and ids.is_meta:
+                raise ValueError(f"{name} is on the meta device: it has a shape but no values")
+        else:
+            is_int = ids.dtype.kind in "iu"
+        if not is_int:
+            raise TypeError(f"{name} must hold integer token ids, got dtype {kind}; convert whole-number ids with .long()")
+        if ids.ndim == 2 and ids.shape[0] == 1:
+            ids = ids[0]
+        if ids.ndim != 1:
+            raise ValueError(f"{name} must be one sequence of ids, shape (n,) or (1, n), got shape {list(ids.shape)}")
+        ids = ids.tolist()
+    elif isinstance(ids, (list, tuple, range)):
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+        if bad:
+            raise TypeError(f"{name} must hold int token ids, got {_show(bad[0])} ({type(bad[0]).__name__})")
+        ids = [int(i) for i in ids]
+    else:
+        hint = "; encode text first with the tokenizer's encode()" if isinstance(ids, (str, bytes)) else ""
+        raise TypeError(f"{name} must be a list of int token ids or an integer tensor, got {type(ids).__name__}{hint}")
+    if vocab_size is not None:
+        bad = [i for i in ids if not 0 <= i < vocab_size]
+        if bad:
+            raise ValueError(f"{name} holds token id {bad[0]}, outside the vocabulary [0, {vocab_size})")
+    return ids
+
+
+def check_gpt2_ids(gpt2_ids):
+    """The GPT-2 token ids a StoryTokenizer keeps: ints in [0, 50257)."""
+    if isinstance(gpt2_ids, (set, frozenset)):
+        gpt2_ids = sorted(gpt2_ids, key=lambda i: (type(i).__name__, str(i)))
+    as_token_id_list(gpt2_ids, "gpt2_ids", GPT2_VOCAB_SIZE)
+
+
+def check_text(text, name="text"):
+    if not isinstance(text, str):
+        hint = "; decode ids with decode() instead" if isinstance(text, (list, tuple, torch.Tensor)) else ""
+        raise TypeError(f"{name} must be a str, got {_show(text)} ({type(text).__name__}){hint}")
+
+
+def check_story_tokenizer(tokenizer, name="tokenizer"):
+    """A StoryTokenizer (not GPT-2's own tiktoken Encoding, which has no eot_id and a 50,257-token vocabulary)."""
+    if not all(hasattr(tokenizer, a) for a in ("encode", "decode", "eot_id", "n_vocab")):
+        hint = (" (GPT-2's own tokenizer: the story model reads the StoryTokenizer that load_trained_gpt() returns)"
+                if hasattr(tokenizer, "encode") else "")
+        raise TypeError(f"{name} must be a StoryTokenizer, got {type(tokenizer).__name__}{hint}")
+
+
+def check_window_args(token_ids, max_length, stride, starts):
+    """The arguments of GPTDataset: a list (or 1-D tensor) of int ids, window sizes, optional start positions."""
+    as_token_id_list(token_ids, "token_ids")
+    check_positive_int(max_length, "max_length")
+    check_positive_int(stride, "stride")
+    if starts is not None:
+        as_token_id_list(starts, "starts")
+
+
+def check_dataloader_args(batch_size, shuffle, drop_last, seed):
+    check_positive_int(batch_size, "batch_size")
+    check_bool(shuffle, "shuffle")
+    check_bool(drop_last, "drop_last")
+    check_seed(seed)
+
+
+def check_loader(loader, name):
+    """Something to iterate over for (input, target) batches, with a length above 0 (an empty one would never train)."""
+    if not hasattr(loader, "__iter__") or not hasattr(loader, "__len__") or isinstance(loader, (str, bytes, dict)):
+        raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
+    if len(loader) == 0:
+        raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
+    if iter(loader) is loader:  # a one-shot iterator: empty after one pass, so training would wait forever
+        raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
+
+
+def check_batch(input_batch, target_batch, model):
+    """(batch, seq) integer inputs and targets of one shape; every target a real token id of the model."""
+    check_model(model)
+    vocab_size = model.tok_emb.num_embeddings if hasattr(model, "tok_emb") else None
+    check_token_ids(input_batch, vocab_size if vocab_size is not None else float("inf"), name="input_batch")
+    check_tensor(target_batch, "target_batch")
+    if target_batch.dtype not in TOKEN_ID_DTYPES or target_batch.shape != input_batch.shape:
+        raise ValueError(f"target_batch must be integer ids of the input's shape {list(input_batch.shape)}, got "
+                         f"dtype {target_batch.dtype} and shape {list(target_batch.shape)}")
+    low, high = int(target_batch.min()), int(target_batch.max())
+    if low < 0 or (vocab_size is not None and high >= vocab_size):
+        raise ValueError(f"target_batch holds {low if low < 0 else high}, not a token id of the vocabulary "
+                         f"[0, {vocab_size}) (cross_entropy would ignore -100 and give NaN for a batch of them)")
+
+
+def check_loss_loader_args(data_loader, model, num_batches):
+    check_loader(data_loader, "data_loader")
+    check_model(model)
+    if num_batches is not None:
+        check_positive_int(num_batches, "num_batches")
+
+
+def check_training_args(model, train_loader, val_loader, optimizer, num_steps, eval_freq, eval_iter,
+                        scheduler, on_eval, progress, max_grad_norm):
+    """Everything train_model_simple needs, checked before the first step (and before the progress bar)."""
+    check_model(model)
+    check_loader(train_loader, "train_loader")
+    check_loader(val_loader, "val_loader")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer such as torch.optim.AdamW(model.parameters()), "
+                        f"got {type(optimizer).__name__}")
+    own = {id(p) for p in model.parameters()}
+    foreign = [p for group in optimizer.param_groups for p in group["params"] if id(p) not in own]
+    if foreign:
+        raise ValueError(f"the optimizer holds {len(foreign)} parameter tensor(s) that are not this model's: it would "
+                         "step another model; build it with torch.optim.AdamW(model.parameters(), ...)")
+    for group in optimizer.param_groups:
+        lr = group.get("lr", 0.0)
+        check_number(float(lr) if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr,
+                     "the optimizer's learning rate", minimum=0)
+    check_positive_int(num_steps, "num_steps")
+    check_positive_int(eval_freq, "eval_freq")
+    check_positive_int(eval_iter, "eval_iter")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"scheduler must be None or a learning-rate scheduler with .step(), got {type(scheduler).__name__}")
+    if on_eval is not None and not callable(on_eval):
+        raise TypeError(f"on_eval must be None or a function (step, train_loss, val_loss), got {type(on_eval).__name__}")
+    check_bool(progress, "progress")
+    if max_grad_norm is not None:
+        check_number(max_grad_norm, "max_grad_norm")
+        if max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 (or None for no clipping), got {max_grad_norm}")
+
+
+def check_finite_loss(loss, step):
+    """Stop training at the first NaN or infinite loss, saying where, instead of training on NaN weights."""
+    value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"the loss is {value} at step {step}: training diverged (a learning rate too high, NaN or infinite?) "
+            "and the weights are no longer usable; rebuild the model and lower the learning rate or clip gradients"
+        )
+
+
+def check_write_stories_args(model, tokenizer, prompt, n_stories, max_new_tokens, temperature, top_k, top_p, seed):
+    """The arguments of write_stories, checked before anything is allocated; returns the prompt's token ids."""
+    check_gpt_model(model)
+    check_story_tokenizer(tokenizer)
+    check_text(prompt, "prompt")
+    if not prompt.strip():
+        raise ValueError(f"prompt is {prompt!r}: give the start of a story, e.g. 'Once upon a time'")
+    check_positive_int(n_stories, "n_stories")
+    check_non_negative_int(max_new_tokens, "max_new_tokens")
+    check_sampling_args(temperature, top_k, top_p)
+    check_seed(seed)
+    if tokenizer.n_vocab != model.tok_emb.num_embeddings:
+        raise ValueError(f"the tokenizer has {tokenizer.n_vocab} tokens but the model's vocabulary has "
+                         f"{model.tok_emb.num_embeddings}: use the tokenizer that came with the model")
+    ids = tokenizer.encode(prompt)
+    # Each story keeps a KV cache (2 x n_layers x positions x emb_dim floats), a prefill's activations and logits.
+    d, n_layers = model.tok_emb.embedding_dim, len(model.trf_blocks)
+    positions = min(len(ids) + max_new_tokens, model.pos_emb.num_embeddings)
+    per_story = 4 * (positions * (2 * n_layers + 4) * d + model.tok_emb.num_embeddings)
+    check_allocation(n_stories * per_story, f"{n_stories:,} stories at once", "write fewer stories per call")
+    return ids
+
+
+def check_advance(cache, n_new):
+    """cache.advance(n_new): a count of new positions >= 0 that keeps the cache within its capacity."""
+    check_non_negative_int(n_new, "n_new")
+    if cache.length + n_new > cache.capacity:
+        raise ValueError(f"the cache holds {cache.length} of {cache.capacity} positions and cannot advance by {n_new}")

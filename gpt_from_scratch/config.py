@@ -2,7 +2,7 @@
 
 import difflib
 
-from .checks import check_bool, check_context_length, check_positive_int, check_rate
+from .checks import check_bool, check_context_length, check_mask_memory, check_positive_int, check_rate
 
 GPT_CONFIG_124M = {
     "vocab_size": 50257,     # tokens the BPE tokenizer knows
@@ -54,6 +54,8 @@ def validate_config(cfg, required=CONFIG_KEYS):
             check_positive_int(cfg[key], f"config['{key}']")
     if "context_length" in cfg:
         check_context_length(cfg["context_length"], "config['context_length']")
+        if "n_layers" in cfg:  # one causal mask per layer: bound them all together, before any is built
+            check_mask_memory(cfg["context_length"], cfg["n_layers"])
     if "emb_dim" in cfg and "n_heads" in cfg and cfg["emb_dim"] % cfg["n_heads"] != 0:
         raise ValueError(
             f"config['emb_dim'] ({cfg['emb_dim']}) must be divisible by "

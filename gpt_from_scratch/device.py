@@ -33,5 +33,7 @@ def set_seed(seed=123):
     """Seed Python's and torch's generators (CPU and every GPU) so a cell gives the same numbers each run."""
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**64:  # torch takes 64-bit seeds; a negative one would wrap onto a large one
+        raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA

@@ -25,7 +25,7 @@ builds a fresh cache on every call, so two calls never share positions.
 import torch
 import torch.nn as nn
 
-from .checks import check_cache_args, check_gpt_model, check_positive_int, check_token_ids
+from .checks import check_advance, check_cache_args, check_gpt_model, check_positive_int, check_token_ids
 
 
 class KVCache:
@@ -70,6 +70,7 @@ class KVCache:
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
     def advance(self, n_new):
+        check_advance(self, n_new)
         self.length += n_new
 
     def reset(self):
@@ -104,6 +105,10 @@ def check_cache_fits(model, idx, cache):
         )
     if keys.device != idx.device:
         raise ValueError(f"the cache is on {keys.device} but idx is on {idx.device}")
+    weight = model.tok_emb.weight
+    if keys.dtype != weight.dtype:
+        raise ValueError(f"the cache holds {keys.dtype} but the model computes in {weight.dtype}; build it with "
+                         "KVCache.for_model(model, batch_size)")
     end = cache.length + idx.shape[1]
     if end > cache.capacity:
         raise ValueError(f"positions {cache.length}..{end - 1} do not fit in a cache of capacity {cache.capacity}")

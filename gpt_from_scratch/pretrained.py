@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 
 from .checks import check_context_length, check_conversion_args, check_weight
+from .config import validate_config
 from .device import get_device
 from .model import GPTModel  # model.py imports this module only inside GPTModel.from_pretrained, so no cycle
 
@@ -108,6 +109,10 @@ def config_from_hf(hf_config, path=CONFIG_FILE):
     if cfg["emb_dim"] % cfg["n_heads"] != 0:
         raise ValueError(f"{path}: n_embd ({cfg['emb_dim']}) is not divisible by n_head ({cfg['n_heads']})")
     check_context_length(cfg["context_length"], f"{path}: n_positions")  # before any mask is allocated
+    try:
+        validate_config(cfg)  # e.g. the masks of all layers together, before the weights are read
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
     tie = hf_config.get("tie_word_embeddings", True)
     if not isinstance(tie, bool):
         raise ValueError(f"{path}: tie_word_embeddings must be true or false (a JSON boolean), got {tie!r}")
@@ -284,22 +289,69 @@ def gpt2_tensors_from_model(model):
     return {name: _owned(t) for name, t in tensors.items()}  # one contiguous copy each, as safetensors needs
 
 
-def save_gpt2_checkpoint(model, directory):
-    """Write `model` (a GPTModel) into `directory` as config.json + model.safetensors; return the directory (a Path).
-
-    GPTModel.from_pretrained and transformers' GPT2LMHeadModel.from_pretrained both load the result.
-    The directory is created if needed; one that already holds a checkpoint is refused, never overwritten.
-    """
-    from safetensors.torch import save_file
-
+def _check_save_args(model, directory):
+    """A GPTModel with finite weights, and a directory that is named, not a file and holds no checkpoint yet."""
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
+    if str(directory).strip() == "":
+        raise ValueError("directory is empty; name the checkpoint's directory, e.g. 'my_checkpoint'")
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} is a file; give a directory for {CONFIG_FILE} and {WEIGHTS_FILE}")
     existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE) if os.path.lexists(directory / name)]
     if existing:
         raise FileExistsError(f"{directory} already holds {', '.join(existing)}; choose an empty directory")
+    if isinstance(model, GPTModel):
+        for name, value in model.state_dict().items():
+            if value.dtype.is_floating_point and not value.is_meta and not bool(torch.isfinite(value).all()):
+                raise ValueError(f"model's '{name}' holds NaN or infinite values: such a checkpoint could not be "
+                                 "loaded again (training diverged?)")
+
+
+def _write_checkpoint(directory, config, tensors):
+    """Write config.json and model.safetensors so that a failure (full disk, Ctrl-C) leaves no half checkpoint.
+
+    Both files are written into a hidden directory next to `directory` and then moved in: by one rename
+    when `directory` is new or empty, else file by file with config.json last.
+    """
+    import shutil
+    import tempfile
+
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    except OSError as err:
+        raise OSError(f"cannot write a checkpoint in {directory.parent}: {err.strerror or err}") from err
+    try:
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        save_file(tensors, staging / WEIGHTS_FILE, metadata={"format": "pt"})  # the metadata transformers expects
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+        if not directory.exists():
+            os.replace(staging, directory)
+        else:  # a directory with other files: move ours in, the file that marks a checkpoint last
+            for name in (WEIGHTS_FILE, CONFIG_FILE):
+                os.replace(staging / name, directory / name)
+    except (OSError, SafetensorError) as err:
+        raise OSError(f"could not write the checkpoint into {directory} (disk full or read-only?): "
+                      f"{getattr(err, 'strerror', None) or err}; no checkpoint was left there") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def save_gpt2_checkpoint(model, directory):
+    """Write `model` (a GPTModel) into `directory` as config.json + model.safetensors; return the directory (a Path).
+
+    GPTModel.from_pretrained and transformers' GPT2LMHeadModel.from_pretrained both load the result.
+    The directory is created if needed; one that already holds a checkpoint is refused, never overwritten.
+    A model with NaN or infinite weights is refused, and a failed write leaves no half checkpoint behind.
+    """
+    _check_save_args(model, directory)
     tensors = gpt2_tensors_from_model(model)
     n_positions, n_embd = tensors["wpe.weight"].shape
     dropout = model.drop_emb.p
@@ -316,8 +368,5 @@ def save_gpt2_checkpoint(model, directory):
         "resid_pdrop": dropout, "embd_pdrop": dropout, "attn_pdrop": dropout,
         "tie_word_embeddings": "lm_head.weight" not in tensors,
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     prefixed = {(k if k == "lm_head.weight" else "transformer." + k): v for k, v in tensors.items()}
-    save_file(prefixed, directory / WEIGHTS_FILE, metadata={"format": "pt"})  # the metadata transformers expects
-    return directory
+    return _write_checkpoint(directory, config, prefixed)

@@ -17,6 +17,7 @@ path without cache applies dropout (random output) and the cache path raises a V
 import torch
 
 from .checks import (
+    book_arguments,
     check_bool,
     check_non_negative_int,
     check_sample_args,
@@ -44,9 +45,11 @@ def top_p_filter(logits, top_p):
     if top_p >= 1.0:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    probs = torch.softmax(sorted_logits, dim=-1)
+    # In float64 on the CPU: a float32 running sum over thousands of tokens can put the boundary token
+    # on the wrong side of top_p, and every device then draws the same boundary.
+    probs = torch.softmax(sorted_logits.to("cpu", torch.float64), dim=-1)
     mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the more likely tokens
-    drop_sorted = mass_before >= top_p                 # the set already had enough mass without it
+    drop_sorted = (mass_before >= top_p).to(logits.device)  # the set already had enough mass without it
     drop_sorted[..., 0] = False                        # the most likely token always stays
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
     return logits.masked_fill(drop, -torch.inf)
@@ -105,12 +108,17 @@ def check_generate_call(model, idx, max_new_tokens, temperature, top_k, top_p, e
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
-def generate(model, idx, max_new_tokens, temperature=0.0, top_k=None, top_p=None, eos_id=None,
+@book_arguments(max_positional=3, positional_hint=" (temperature=..., top_k=...); the book's 4th argument, "
+                "context_size, is not needed: the model's own context_length is used",
+                context_size="generate reads the model's own context_length (pos_emb.num_embeddings); leave it out")
+def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=None, eos_id=None,
              use_cache=True, generator=None):
     """Append up to `max_new_tokens` tokens to idx (batch, n_tokens) and return the longer tensor.
 
     temperature 0 -> greedy; > 0 -> sample from softmax(logits / temperature) after optional top-k,
-    then top-p filtering, drawing with `generator` when given (reproducible). The model reads at most
+    then top-p filtering, drawing with `generator` when given (reproducible). The options after
+    max_new_tokens are keyword-only: the book's generate(model, idx, 5, 32) meant context_size=32 and
+    would here have been temperature 32, so it is refused with a message. The model reads at most
     its context_length last tokens. See the module docstring for `eos_id` and for train/eval mode.
     Each call builds a fresh KV cache; a model without attention blocks (DummyGPTModel) runs without one.
     """

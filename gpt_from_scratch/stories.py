@@ -197,7 +197,9 @@ class SplitMix64:
     def __init__(self, seed):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        self.state = seed & self.MASK
+        if not 0 <= seed <= self.MASK:  # masking would make 2**64 the same seed as 0, and -1 as 2**64 - 1
+            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+        self.state = seed
 
     def next(self):
         self.state = (self.state + 0x9E3779B97F4A7C15) & self.MASK
@@ -322,12 +324,15 @@ def _distinct(rng, n, count):
     return sorted(chosen)
 
 
+MAX_STORIES = 1_000_000  # a larger request would run for minutes and fill the memory with text
+
+
 def make_stories(n_stories, seed=0):
     """`n_stories` stories (a list of str), the same for the same seed on every machine."""
     if isinstance(n_stories, bool) or not isinstance(n_stories, int):
         raise TypeError(f"n_stories must be an int, got {type(n_stories).__name__}")
-    if n_stories <= 0:
-        raise ValueError(f"n_stories must be positive, got {n_stories}")
+    if not 0 < n_stories <= MAX_STORIES:
+        raise ValueError(f"n_stories must be between 1 and {MAX_STORIES:,}, got {n_stories}")
     rng = SplitMix64(seed)
     return [_story(rng) for _ in range(n_stories)]
 
@@ -416,8 +421,13 @@ def check_story(text):
     match the hero's kind. A name may be used only after it was introduced with "named". The story's
     object is the first object word (ball, kite, ...); no other object word may appear.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be one story (a str), got {type(text).__name__}"
+                        + ("; for a list of stories use grammar_report" if isinstance(text, (list, tuple)) else ""))
     sentences = split_sentences(text)
     check = StoryCheck(sentences, [is_grammatical(s) for s in sentences])
+    if not sentences:
+        check.problems.append("the story is empty")
     introduced, hero_pronoun, story_object = [], None, None
     for sentence in sentences:
         words = _WORD.findall(sentence)
@@ -459,7 +469,12 @@ class GrammarReport:
 
 
 def grammar_report(stories):
-    """check_story over a list of stories, added up."""
+    """check_story over a list of stories, added up. An empty story counts as not consistent."""
+    if isinstance(stories, str) or not isinstance(stories, (list, tuple)):
+        raise TypeError(f"stories must be a list of stories (str), got {type(stories).__name__}"
+                        + ("; for one story write grammar_report([story])" if isinstance(stories, str) else ""))
+    if not stories:
+        raise ValueError("stories is empty: give at least one story")
     checks = [check_story(story) for story in stories]
     return GrammarReport(len(checks), sum(len(c.sentences) for c in checks),
                          sum(sum(c.grammatical) for c in checks), sum(c.consistent for c in checks))

@@ -543,34 +543,45 @@ def activation_playground():
 
 
 HISTOGRAM_BINS = 40
+# The playground's sliders reach offsets of +-10 and spreads up to 5, and no seed's 768 draws go past 4.6
+# standard deviations: fixed axes hold every input and every output, so moving a slider moves the bars,
+# never the axis (an axis that followed the data would make every input look alike).
+_INPUT_RANGE, _OUTPUT_RANGE = (-35.0, 35.0), (-5.0, 5.0)
 
 
 def _show_histogram(ax, values):
-    """Set the axes' bars to the histogram of `values` (HISTOGRAM_BINS equal bins over their range)."""
+    """Set the axes' bars to the histogram of `values` (HISTOGRAM_BINS equal bins over their range).
+
+    Only the count axis follows the data; the value axis stays where the figure put it."""
     counts, edges = np.histogram(values, HISTOGRAM_BINS)
     for bar, count, left, right in zip(ax.patches, counts, edges[:-1], edges[1:]):
         bar.set_x(left)
         bar.set_width(right - left)
         bar.set_height(count)
     ax.relim()
-    ax.autoscale_view()
+    ax.autoscale_view(scalex=False)
 
 
 def layernorm_playground(emb_dim=768):
-    """A random token vector (seed, shift, scale) before and after the package's LayerNorm."""
+    """A random token vector (seed, offset, spread) before and after the package's LayerNorm.
+
+    The sliders are named offset and spread, not shift and scale: those are the LayerNorm's own learned
+    parameters, which stay at zeros and ones here."""
     norm = LayerNorm(emb_dim)
     shown = {}  # the figure, drawn once; a redraw moves its bars (much faster than a new figure)
 
-    def draw(seed, shift, scale):
+    def draw(seed, offset, spread):
         generator = torch.Generator().manual_seed(seed)
-        x = torch.randn(emb_dim, generator=generator) * scale + shift
+        x = torch.randn(emb_dim, generator=generator) * spread + offset
         with torch.no_grad():
             y = norm(x)
         if "figure" not in shown:
             fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
-            for i, colour in enumerate((GREY, BLUE)):
+            for i, (colour, value_range) in enumerate(((GREY, _INPUT_RANGE), (BLUE, _OUTPUT_RANGE))):
                 ax = fig.add_subplot(1, 2, i + 1)
                 ax.bar(np.arange(HISTOGRAM_BINS), np.zeros(HISTOGRAM_BINS), align="edge", color=colour)
+                ax.axvline(0, color="black", linewidth=0.8)
+                ax.set_xlim(value_range)
                 ax.set_xlabel("value")
                 ax.set_ylabel(f"count (of {emb_dim} values)")
             shown["figure"] = fig
@@ -586,7 +597,7 @@ def layernorm_playground(emb_dim=768):
 
     return Playground(f"LayerNorm on a random {emb_dim}-value vector", {
         "seed": _slider(widgets.IntSlider, "seed", min=0, max=200, value=123),
-        "shift": _slider(widgets.FloatSlider, "shift", min=-10.0, max=10.0, step=0.5, value=3.0),
-        "scale": _slider(widgets.FloatSlider, "scale", min=0.1, max=10.0, step=0.1, value=2.0),
+        "offset": _slider(widgets.FloatSlider, "offset (added)", min=-10.0, max=10.0, step=0.5, value=3.0),
+        "spread": _slider(widgets.FloatSlider, "spread (multiplied)", min=0.1, max=5.0, step=0.1, value=2.0),
     }, draw)
 

@@ -284,8 +284,8 @@ def test_generate(idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_ca
     model = DUMMY if dummy else MODEL
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     names = ["idx", "max_new_tokens", "temperature", "top_k", "top_p", "eos_id", "use_cache", "generator"]
-    out, err = outcome(lambda: generate(model, idx, max_new_tokens, temperature, top_k, top_p, eos_id, use_cache,
-                                        generator), names)
+    out, err = outcome(lambda: generate(model, idx, max_new_tokens, temperature=temperature, top_k=top_k,
+                                        top_p=top_p, eos_id=eos_id, use_cache=use_cache, generator=generator), names)
     if err is not None:
         return
     prompt = idx.shape[1]
@@ -358,3 +358,162 @@ def test_parameter_breakdown(model):
     parts, err = outcome(lambda: parameter_breakdown(model), ["model"])
     if err is None:
         assert sum(parts.values()) == count_parameters(model)
+
+
+# ----------------------------------------------------------------------------- the training surface (issue 21)
+
+from gpt_from_scratch import exercises as ex  # noqa: E402
+from gpt_from_scratch.stories import grammar_report, make_stories  # noqa: E402
+from gpt_from_scratch.train import (  # noqa: E402
+    StoryTokenizer,
+    calc_loss_batch,
+    calc_loss_loader,
+    create_dataloader,
+    train_model_simple,
+)
+from gpt_from_scratch.trained import load_trained_gpt, write_stories  # noqa: E402
+
+FEWER = settings(SETTINGS, max_examples=60)  # each case trains, samples or checks: keep the suite's time modest
+STORIES = make_stories(8, seed=4)
+STORY_TOKENIZER = StoryTokenizer.from_texts(STORIES)
+STORY_IDS = [i for s in STORIES for i in STORY_TOKENIZER.encode(s) + [STORY_TOKENIZER.eot_id]]
+STORY_CFG = {**CFG, "vocab_size": STORY_TOKENIZER.n_vocab, "context_length": 8, "drop_rate": 0.3}
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**30), st.floats(), st.text(max_size=4),
+                 st.binary(max_size=3), st.lists(st.integers(-3, 20), max_size=4),
+                 st.lists(st.floats(allow_nan=True), max_size=3), st.tuples(st.integers(), st.text(max_size=2)),
+                 st.sampled_from([torch.tensor([0.0, 1.0]), torch.zeros(2, 2, dtype=torch.long), torch.tensor(True),
+                                  np.array([1.5]), object(), {"a": 1}, {1, 2}, ValueError, math.pi]))
+
+
+@st.composite
+def typed_text(draw):
+    """What a learner might type: words of the stories and others, spaces around them, punctuation, junk."""
+    words = draw(st.lists(st.sampled_from(["Tom", "Lily", "was", "very", "happy", "Once", "upon", "a", "time",
+                                           "dragon", "The", "cat", ",", ".", "!", "\n", "<|endoftext|>", "Zq"]),
+                          max_size=6))
+    text = draw(st.sampled_from([" ", ""])) + " ".join(words) + draw(st.sampled_from(["", " ", "  "]))
+    return draw(mostly(st.just(text), JUNK))
+
+
+@FEWER
+@given(text=typed_text(), ids=mostly(st.lists(st.integers(0, STORY_TOKENIZER.n_vocab - 1), max_size=6), JUNK))
+def test_story_tokenizer(text, ids):
+    encoded, err = outcome(lambda: STORY_TOKENIZER.encode(text), ["text", "vocabulary"])
+    if err is None:  # what was typed, or the same text with its spaces around it normalized
+        assert STORY_TOKENIZER.decode(encoded) in (text, text.strip(), " " + text.strip())
+    elif isinstance(err, ValueError):
+        unknown = err.args[0].split(" not in ")[0]
+        assert len(set(unknown.split(", "))) == len(unknown.split(", "))  # each word named once
+    decoded, err = outcome(lambda: STORY_TOKENIZER.decode(ids), ["ids"])
+    if err is None:
+        gpt2 = get_tokenizer()
+        assert decoded == gpt2.decode([STORY_TOKENIZER.gpt2_ids[i] for i in torch.as_tensor(ids).reshape(-1)])
+
+
+@FEWER
+@given(
+    token_ids=mostly(st.just(STORY_IDS[:120]), st.one_of(JUNK, st.just([1.5] * 50), st.just([True] * 50))),
+    batch_size=junk_or(st.integers(1, 6), bad=[0, 10**6]),
+    max_length=junk_or(st.integers(1, 8), bad=[0, 10**6]),
+    stride=junk_or(st.integers(1, 9), bad=[0]),
+    shuffle=junk_or(st.booleans(), bad=["no", 0]),
+    drop_last=junk_or(st.booleans(), bad=["yes"]),
+    seed=junk_or(st.integers(0, 2**64 - 1), bad=[-1, 2**64]),
+    num_batches=junk_or(st.sampled_from([None, 1, 2, 10**9]), bad=[0, -1, 2.5]),
+)
+def test_dataloader_and_loss(token_ids, batch_size, max_length, stride, shuffle, drop_last, seed, num_batches):
+    names = ["token_ids", "batch_size", "max_length", "stride", "shuffle", "drop_last", "seed", "windows", "tokens"]
+    loader, err = outcome(lambda: create_dataloader(token_ids, batch_size, max_length, stride, shuffle, drop_last,
+                                                    seed), names)
+    if err is not None:
+        return
+    batches = list(loader)
+    assert all(x.shape == y.shape and x.shape[1] == max_length and torch.equal(x[:, 1:], y[:, :-1])
+               for x, y in batches)
+    model = _model(GPTModel, cfg={**STORY_CFG, "context_length": max(8, max_length)})
+    with torch.no_grad():
+        loss, err = outcome(lambda: calc_loss_loader(loader, model, "cpu", num_batches), ["num_batches", "data_loader"])
+        if err is None:
+            n = len(batches) if num_batches is None else min(num_batches, len(batches))
+            expected = sum(calc_loss_batch(x, y, model, "cpu").item() for x, y in batches[:n]) / n
+            assert math.isfinite(loss)
+            if not shuffle:  # a shuffled loader gives other batches on its next pass
+                assert math.isclose(loss, expected, rel_tol=1e-5)
+
+
+@FEWER
+@given(
+    lr=junk_or(st.sampled_from([1e-3, 1e-2, 1.0, 1e30]), bad=[math.nan, -1.0, math.inf]),
+    num_steps=junk_or(st.integers(1, 3), bad=[0]),
+    eval_freq=junk_or(st.integers(1, 3), bad=[0]),
+    eval_iter=junk_or(st.integers(1, 2), bad=[-1]),
+    max_grad_norm=junk_or(st.sampled_from([None, 0.5, 1.0]), bad=[0.0, -1.0, math.nan]),
+    progress=junk_or(st.just(False), bad=["no"]),
+    foreign=mostly(st.just(False), st.just(True)),
+    stop_at=mostly(st.none(), st.integers(0, 3)),
+)
+def test_train_model_simple(lr, num_steps, eval_freq, eval_iter, max_grad_norm, progress, foreign, stop_at):
+    model = _model(GPTModel, cfg=STORY_CFG)
+    train = create_dataloader(STORY_IDS[:800], batch_size=2, max_length=8, stride=8)
+    val = create_dataloader(STORY_IDS[800:], batch_size=2, max_length=8, stride=8, shuffle=False)
+    params = _model(GPTModel, cfg=STORY_CFG).parameters() if foreign else model.parameters()
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    optimizer.param_groups[0]["lr"] = lr
+
+    def on_eval(step, train_loss, val_loss):
+        if step == stop_at:
+            raise KeyboardInterrupt
+
+    names = ["lr", "learning rate", "num_steps", "eval_freq", "eval_iter", "max_grad_norm", "progress", "optimizer",
+             "the loss is"]
+    try:
+        history, err = outcome(lambda: train_model_simple(model, train, val, optimizer, "cpu", num_steps, eval_freq,
+                                                          eval_iter, on_eval=on_eval, progress=progress,
+                                                          max_grad_norm=max_grad_norm), names)
+    except KeyboardInterrupt:
+        history, err = None, None
+    assert not model.training and all(p.grad is None for p in model.parameters())  # however it ended
+    if history is not None:
+        assert history["steps"][0] == 0 and history["steps"][-1] == num_steps
+        assert all(math.isfinite(v) for v in history["train_losses"] + history["val_losses"])
+        assert all(bool(torch.isfinite(p).all()) for p in model.parameters())  # never NaN weights without a word
+
+
+SHIPPED = load_trained_gpt()
+
+
+@FEWER
+@given(
+    prompt=typed_text(),
+    n_stories=junk_or(st.integers(1, 3), bad=[0, 10**6]),
+    max_new_tokens=junk_or(st.integers(0, 6), bad=[-1]),
+    temperature=junk_or(st.sampled_from([0.0, 0.7, 1.5]), bad=[-1.0, "0.5", math.nan]),
+    top_k=junk_or(st.sampled_from([None, 1, 40]), bad=[0]),
+    top_p=junk_or(st.sampled_from([None, 0.5, 1.0]), bad=[0.0, 2.0]),
+    seed=junk_or(st.integers(0, 2**64 - 1), bad=[-1, 2**64, "x"]),
+)
+def test_write_stories(prompt, n_stories, max_new_tokens, temperature, top_k, top_p, seed):
+    model, tokenizer = SHIPPED
+    names = ["prompt", "n_stories", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "vocabulary"]
+    stories, err = outcome(lambda: write_stories(model, tokenizer, prompt, n_stories, max_new_tokens, temperature,
+                                                 top_k, top_p, seed), names)
+    if err is None:
+        assert len(stories) == n_stories and all(s.lstrip().startswith(prompt.strip()) for s in stories)
+        if temperature == 0:
+            assert len(set(stories)) == 1
+        assert grammar_report(stories).n_stories == n_stories
+
+
+FAST_CHECKERS = [n for n in sorted(dir(ex)) if n.startswith("check_") and n not in ("check_10_3",)]
+
+
+@settings(SETTINGS, max_examples=150)
+@given(name=st.sampled_from(FAST_CHECKERS),
+       answer=st.one_of(JUNK, st.tuples(JUNK, JUNK), st.tuples(JUNK, JUNK, JUNK),
+                        st.lists(st.booleans(), max_size=3)))
+def test_checkers_answer_any_answer(name, answer, capsys):
+    feedback = getattr(ex, name)(answer)
+    capsys.readouterr()
+    assert feedback.status in (ex.CORRECT, ex.NOT_YET, ex.NOT_ATTEMPTED) and len(feedback.message) > 20
+    if answer is not None:
+        assert feedback.status != ex.NOT_ATTEMPTED

@@ -73,7 +73,8 @@ def test_metadata_records_the_training(meta):
     assert meta["corpus"]["n_stories"] == script.CORPUS["n_stories"]
     assert meta["training"]["steps"] == script.TRAINING["steps"]
     assert meta["results"]["history"]["steps"][-1] == script.TRAINING["steps"]
-    assert meta["training"]["seconds"] <= 30 * 60
+    assert meta["training"]["seconds"] <= 60 * 60  # README: 52 minutes on a busy 2-core machine
+    assert meta["training"]["max_grad_norm"] == script.TRAINING["max_grad_norm"]
 
 
 def test_the_recorded_validation_loss_is_what_the_weights_give(trained, meta):

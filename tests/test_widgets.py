@@ -199,12 +199,31 @@ def test_layernorm_playground_normalizes_any_input():
     playground = layernorm_playground()
     text, [image] = shown(playground)
     assert "after LayerNorm: mean       0.0, variance       1.0" in text
-    playground.set(shift=-7.5, scale=0.5)
+    playground.set(offset=-7.5, spread=0.5)
     text2, [image2] = shown(playground)
     assert text2 != text and image2 != image
     assert "after LayerNorm: mean       0.0, variance       1.0" in text2
     playground.controls["seed"].value = 7
     assert shown(playground)[1] != [image2]
+
+
+def test_layernorm_playground_moves_the_input_bars_not_the_axis():
+    """The input's value axis stays fixed, so a larger offset moves the bars right and a larger spread
+    widens them (an axis that followed the data would show every input alike)."""
+    playground = layernorm_playground()
+
+    def input_axis(offset, spread):
+        ax = playground._draw(seed=123, offset=offset, spread=spread)[1].axes[0]
+        lefts = [bar.get_x() for bar in ax.patches]
+        return ax.get_xlim(), min(lefts), max(lefts)
+
+    limits, low, high = input_axis(0.0, 1.0)
+    moved_limits, moved_low, moved_high = input_axis(8.0, 1.0)
+    wide_limits, wide_low, wide_high = input_axis(0.0, 4.0)
+    assert limits == moved_limits == wide_limits
+    assert moved_low == pytest.approx(low + 8.0, abs=1e-4) and moved_high == pytest.approx(high + 8.0, abs=1e-4)
+    assert wide_high - wide_low == pytest.approx(4 * (high - low), rel=1e-4)
+    assert limits[0] <= -10 - 5 * 4.6 and limits[1] >= 10 + 5 * 4.6  # every slider setting fits
 
 
 def test_widgets_store_a_stable_text_in_notebooks(model):
