@@ -5,6 +5,7 @@ worse, a silently wrong result) into a ValueError/TypeError that names the argum
 the fix. The taught code calls one of them as its first line and stays free of defensive clutter.
 """
 
+import collections.abc
 import math
 import os
 
@@ -587,7 +588,9 @@ def check_loader(loader, name):
         raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
     if len(loader) == 0:
         raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
-    if iter(loader) is loader:  # a one-shot iterator: empty after one pass, so training would wait forever
+    # A one-shot iterator is empty after one pass, so training would wait forever. (Not `iter(loader) is loader`:
+    # iter() on a DataLoader draws from its shuffle generator and would change the order of the batches.)
+    if isinstance(loader, collections.abc.Iterator):
         raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
 
 
