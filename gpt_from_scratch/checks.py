@@ -5,7 +5,9 @@ worse, a silently wrong result) into a ValueError/TypeError that names the argum
 the fix. The taught code calls one of them as its first line and stays free of defensive clutter.
 """
 
+import collections.abc
 import math
+import os
 
 import torch
 
@@ -236,6 +238,80 @@ def check_gpt_model(model, name="model", fix=""):
         kind = type(model).__name__
         why = " (its placeholder blocks have no attention or feed-forward)" if kind == "DummyGPTModel" else ""
         raise TypeError(f"{name} must be a GPTModel, got {kind}{why}{fix}")
+
+
+# ----------------------------------------------------------------------------- checkpoints and head ablation
+
+
+def check_checkpoint_args(path, model, optimizer, scheduler=None, step=0):
+    """save_checkpoint / load_checkpoint: a path, an nn.Module, an optimizer (or None), a scheduler (or None)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    check_model(model)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer such as AdamW, got {type(optimizer).__name__}")
+    if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+        raise TypeError(f"scheduler must be a torch.optim.lr_scheduler (e.g. cosine_schedule's), "
+                        f"got {type(scheduler).__name__}")
+    check_non_negative_int(step, "step")
+
+
+def read_checkpoint(path):
+    """torch.load(path, weights_only=True) -- tensors, numbers, strings, lists and dicts only, so loading
+    cannot run code -- with a clear error for a missing file or one that save_checkpoint did not write."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}: check the path, or save one first "
+                                "with save_checkpoint(path, model, optimizer, step)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle.UnpicklingError, RuntimeError, EOFError, ... depending on the damage
+        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by save_checkpoint (torch.load with "
+                         f"weights_only=True refused it: {str(error).splitlines()[0][:200]})") from None
+    if not isinstance(checkpoint, dict) or not {"model", "optimizer", "step", "scheduler"} <= set(checkpoint):
+        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by save_checkpoint "
+                         "(it needs the keys model, optimizer, step and scheduler)")
+    return checkpoint
+
+
+def check_checkpoint_fits(checkpoint, path, model, optimizer, scheduler):
+    """The saved weights have the model's names and shapes; the optimizer and scheduler states are there."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in checkpoint["model"].items()}
+    wrong = [f"{k}: saved {list(found[k]) if k in found else 'nothing'}, model has "
+             f"{list(expected[k]) if k in expected else 'nothing'}"
+             for k in sorted(set(expected) | set(found)) if expected.get(k) != found.get(k)]
+    if wrong:
+        raise ValueError(f"{os.fspath(path)!r} holds the weights of a different model ({len(wrong)} tensors differ; "
+                         f"{'; '.join(wrong[:3])}): build the model with the config it was saved from")
+    if optimizer is not None:
+        saved = [len(g["params"]) for g in checkpoint["optimizer"]["param_groups"]]
+        groups = [len(g["params"]) for g in optimizer.param_groups]
+        if saved != groups:
+            raise ValueError(f"the optimizer has parameter groups of sizes {groups}, the checkpoint {saved}: "
+                             "build it as for the saved run, e.g. AdamW(model.parameters(), ...)")
+    if scheduler is not None and checkpoint["scheduler"] is None:
+        raise ValueError(f"{os.fspath(path)!r} was saved without a scheduler: pass scheduler=None")
+
+
+def check_head(model, layer, head):
+    """A GPTModel, a block index in [0, n_layers) and a head index in [0, n_heads)."""
+    check_gpt_model(model)
+    for name, value, size, what in (("layer", layer, len(model.trf_blocks), "n_layers"),
+                                    ("head", head, model.trf_blocks[0].att.num_heads, "n_heads")):
+        check_int(value, name)
+        if value >= size:
+            raise ValueError(f"{name} must be in 0..{size - 1}: the model has {what} = {size}; got {value}")
+
+
+def check_stories_and_tokenizer(stories, tokenizer):
+    """A non-empty list of story strings and a StoryTokenizer (encode and eot_id)."""
+    if isinstance(stories, str) or not isinstance(stories, (list, tuple)) or not stories:
+        raise TypeError(f"stories must be a non-empty list of str, got {_show(stories)}; "
+                        "e.g. make_stories(200, seed=2024)")
+    if not all(isinstance(s, str) for s in stories):
+        raise TypeError("stories must be a list of str; one item is not a str")
+    if not (callable(getattr(tokenizer, "encode", None)) and hasattr(tokenizer, "eot_id")):
+        raise TypeError(f"tokenizer must be a StoryTokenizer (load_trained_gpt()'s), got {type(tokenizer).__name__}")
 
 
 def check_generate_args(model, idx, max_new_tokens, context_size):
@@ -512,13 +588,10 @@ def check_loader(loader, name):
         raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
     if len(loader) == 0:
         raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
-    # A one-shot iterator is empty after one pass, and training would wait forever for the next batch.
-    # (A DataLoader makes a fresh iterator each time; asking it for two would start its workers twice.)
-    if not isinstance(loader, torch.utils.data.DataLoader):
-        first = iter(loader)
-        if first is loader or first is iter(loader):
-            raise TypeError(f"{name} gives the same iterator on every pass, so it runs out after one; pass a "
-                            "DataLoader (or a list of batches)")
+    # A one-shot iterator is empty after one pass, so training would wait forever. (Not `iter(loader) is loader`:
+    # iter() on a DataLoader draws from its shuffle generator and would change the order of the batches.)
+    if isinstance(loader, collections.abc.Iterator):
+        raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
 
 
 def check_batch(input_batch, target_batch, model):

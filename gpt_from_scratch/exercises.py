@@ -1257,6 +1257,48 @@ def check_10_3(answer, model=None, tokenizer=None):
                 "that top_k is left out, and that you store grammar_report(stories).rate")
 
 
+def check_10_4(answer, model=None, tokenizer=None):
+    """Exercise 10.4: (layer, head), the head without which the model stops copying a swapped-in object.
+
+    Called with the answer alone, the checker uses the shipped model and its tokenizer.
+    """
+    if answer is None:
+        return _not_attempted("run the substitution test with each head removed in turn and store "
+                              "(layer, head) of the one the model cannot copy the object without")
+    if not _pair(answer) or any(isinstance(v, bool) or not isinstance(v, int) for v in answer):
+        return _off(f"answer should be a pair of ints (layer, head), got {answer!r}")
+    if model is None or tokenizer is None:
+        model, tokenizer = _notebook10()[:2]
+    n_layers, n_heads = len(model.trf_blocks), model.trf_blocks[0].att.num_heads
+    layer, head = answer
+    if not (0 <= layer < n_layers and 0 <= head < n_heads):
+        return _off(f"({layer}, {head}) is not a head of this model: layers 0..{n_layers - 1}, "
+                    f"heads 0..{n_heads - 1}")
+    from .interpret import (ablate_head, attention_to_first_mention, object_stories, object_token_ids,
+                            substitution_test)
+    from .stories import make_stories
+
+    # Stories of their own (not the notebook's), so the answer must hold for the model, not for one sample.
+    rows = object_stories(make_stories(40, seed=7), tokenizer)
+    object_ids = object_token_ids(tokenizer)
+    copied = {}
+    for l in range(n_layers):
+        for h in range(n_heads):
+            with ablate_head(model, l, h):
+                copied[l, h] = substitution_test(model, rows, object_ids, tokenizer.eot_id)[0]
+    intact = substitution_test(model, rows, object_ids, tokenizer.eot_id)[0]
+    needed = min(copied, key=copied.get)
+    if (layer, head) == needed:
+        return _correct(f"without layer {layer}, head {head} the model names the swapped-in object in "
+                        f"{100 * copied[needed]:.0f} % of these 40 stories, against {100 * intact:.0f} % "
+                        "intact: it is the head that copies the object")
+    looks = attention_to_first_mention(model, rows, tokenizer.eot_id)[0][layer, head].item()
+    hint = (f" It does look at the first mention ({100 * looks:.0f} % of its attention), but looking is not "
+            "needing." if looks > 0.2 else "")
+    return _off(f"with layer {layer}, head {head} removed the model still names the swapped-in object in "
+                f"{100 * copied[layer, head]:.0f} % of these 40 stories ({100 * intact:.0f} % intact), so the "
+                f"model does not need that head to copy the object.{hint} Try every head in a loop and keep "
+                "the one whose removal lowers the share most")
 
 
 # ----------------------------------------------------------------------------- notebook 14: a modern LLM

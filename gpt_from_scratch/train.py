@@ -16,6 +16,8 @@ from .checks import (
     as_token_id_list,
     book_arguments,
     check_batch,
+    check_checkpoint_args,
+    check_checkpoint_fits,
     check_dataloader_args,
     check_finite_loss,
     check_gpt2_ids,
@@ -23,6 +25,7 @@ from .checks import (
     check_text,
     check_training_args,
     check_window_args,
+    read_checkpoint,
 )
 from .tokenizer import END_OF_TEXT, END_OF_TEXT_ID, get_tokenizer
 
@@ -240,3 +243,28 @@ def cosine_schedule(optimizer, num_steps, warmup_steps):
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def save_checkpoint(path, model, optimizer, step, scheduler=None):
+    """Save what resuming training needs: the weights, the optimizer's state (AdamW's running averages
+    of each gradient and its square), the step, and the learning-rate schedule's position if given."""
+    check_checkpoint_args(path, model, optimizer, scheduler, step)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "scheduler": None if scheduler is None else scheduler.state_dict()}, path)
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None):
+    """Put a save_checkpoint file back into `model` (and `optimizer`, `scheduler`, if given); returns the step.
+
+    The file is read with weights_only=True: tensors, numbers and plain containers only, so it cannot
+    run code. A model of another shape, a missing file or a file of another kind is a clear error.
+    """
+    check_checkpoint_args(path, model, optimizer, scheduler)
+    checkpoint = read_checkpoint(path)
+    check_checkpoint_fits(checkpoint, path, model, optimizer, scheduler)
+    model.load_state_dict(checkpoint["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    return checkpoint["step"]

@@ -207,8 +207,12 @@ def attention_maps(model, token_ids):
     return maps
 
 
-def plot_attention(weights, tokens, title):
-    """A heatmap of one head's (seq, seq) weights; the blocked future positions are plain MASKED grey."""
+def plot_attention(weights, tokens, title, labelled=()):
+    """A heatmap of one head's (seq, seq) weights; the blocked future positions are plain MASKED grey.
+
+    A long text cannot have every token labelled: the positions in `labelled` always are (in bold), and
+    as many of the others as fit between them.
+    """
     seq = len(tokens)
     size = min(7.6, 3.2 + 0.4 * seq)  # with the colour bar and labels: at most FIGURE_WIDTH wide
     fig = Figure(figsize=(size + 1.6, size), layout="constrained")
@@ -217,11 +221,20 @@ def plot_attention(weights, tokens, title):
     image = ax.imshow(np.zeros((seq, seq)), cmap=cmap, vmin=0, vmax=1)
     labels = [token_label(t) for t in tokens]  # spaces shown as ␣, \n escaped, long tokens shortened
     # A label needs about 16 px (10.5 pt text); the axes get about 80 px per inch of `size`. A long text
-    # gets every 2nd (3rd, ...) token labelled rather than labels printed over each other.
+    # gets every 2nd (3rd, ...) token labelled rather than labels printed over each other, and the
+    # positions in `labelled` always.
     step = math.ceil(seq * 16 / (80 * size))
-    ax.set_xticks(range(0, seq, step), labels[::step], rotation=90)
-    ax.set_yticks(range(0, seq, step), labels[::step])
+    ticks = tick_positions(seq, step, labelled)
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90)
+    ax.set_yticks(ticks, [labels[i] for i in ticks])
+    kept = {i for i in labelled if 0 <= i < seq}
+    for tick_labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        for i, label in zip(ticks, tick_labels):
+            if i in kept:
+                label.set_fontweight("bold")
     every = "" if step == 1 else f" (every {step}{'nd' if step == 2 else 'rd' if step == 3 else 'th'} labelled)"
+    if kept and step > 1:
+        every = " (bold: always labelled; others as space allows)"
     ax.set_xlabel(f"key: the token looked at{every}")
     ax.set_ylabel(f"query: the token looking{every}")
     if seq <= 10:  # a number in every visible cell; filled in by show_attention
@@ -236,6 +249,16 @@ def plot_attention(weights, tokens, title):
         artist.set_animated(True)
     show_attention(fig, weights, title)
     return fig
+
+
+def tick_positions(seq, step, labelled=()):
+    """The positions to label: those in `labelled`, then, from the left, each one at least `step` away from
+    every label chosen so far (closer labels would be printed over each other)."""
+    chosen = {i for i in labelled if 0 <= i < seq}
+    for i in range(seq):
+        if all(abs(i - k) >= step for k in chosen):
+            chosen.add(i)
+    return sorted(chosen)
 
 
 def show_attention(fig, weights, title):
@@ -253,9 +276,18 @@ def show_attention(fig, weights, title):
     return fig
 
 
-def attention_explorer(model, tokenizer=None, text="The robot picked up the ball because it was light"):
-    """Type a text, pick a block (layer) and a head, and see which earlier tokens each token attends to."""
+def attention_explorer(model, tokenizer=None, text="The robot picked up the ball because it was light",
+                       labelled=()):
+    """Type a text, pick a block (layer) and a head, and see which earlier tokens each token attends to.
+
+    `labelled`: token positions whose labels are always shown (in bold) when a long text leaves no room for
+    every label, for example the tokens a notebook asks you to follow.
+    """
     check_gpt_model(model)
+    labelled = tuple(labelled)
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in labelled):
+        raise TypeError(f"labelled must hold token positions (ints), got {labelled!r}; "
+                        "for example labelled=[3, 10]")
     tokenizer = tokenizer or get_tokenizer()
     shown = {}  # the current text's tokens, attention maps and figure
 
@@ -267,7 +299,7 @@ def attention_explorer(model, tokenizer=None, text="The robot picked up the ball
                          maps=attention_maps(model, ids), figure=None)
         tokens, weights, title = shown["tokens"], shown["maps"][layer][head], f"layer {layer}, head {head}"
         if shown["figure"] is None:
-            shown["figure"] = plot_attention(weights, tokens, title)
+            shown["figure"] = plot_attention(weights, tokens, title, labelled)
         else:  # same text: new numbers in the same figure
             show_attention(shown["figure"], weights, title)
         summary = (f"{len(tokens)} tokens · layer {layer}, head {head}: row i shows how token i spreads its "

@@ -606,6 +606,49 @@ def test_10_3(story_model):
     assert rejected(ex.check_10_3(cool_rate, model, tokenizer), "temperature")
 
 
+def test_10_4(story_model):
+    """The checker's answer, found here another way: a head is removed by zeroing its columns of out_proj's
+    weight (not by a hook), and the copy rate is counted story by story on other stories than the checker's."""
+    from gpt_from_scratch.stories import WORDS, make_stories
+
+    model, tokenizer, _ = story_model
+    objects = {tokenizer.encode(" " + w)[0] for w in WORDS["obj"] if len(tokenizer.encode(" " + w)) == 1}
+    swapped = []  # (ids up to the object's second mention with the first one swapped, the new object)
+    for r, story in enumerate(make_stories(40, seed=12)):
+        ids = tokenizer.encode(story)
+        mentions = [i for i, t in enumerate(ids) if t in objects and t == next(t for t in ids if t in objects)]
+        if len(mentions) >= 2:
+            new = sorted(objects - {ids[mentions[0]]})[r % (len(objects) - 1)]
+            swapped.append((ids[:mentions[0]] + [new] + ids[mentions[0] + 1:mentions[1]], new))
+
+    @torch.no_grad()
+    def copy_rate(layer=None, head=None):
+        weight = None if layer is None else model.trf_blocks[layer].att.out_proj.weight
+        if weight is not None:
+            kept = weight.clone()
+            hd = model.trf_blocks[layer].att.head_dim
+            weight[:, head * hd:(head + 1) * hd] = 0
+        try:
+            return sum(model(torch.tensor([ids]))[0, -1].argmax().item() == new for ids, new in swapped) / len(swapped)
+        finally:
+            if weight is not None:
+                weight.copy_(kept)
+
+    heads = [(l, h) for l in range(len(model.trf_blocks)) for h in range(model.trf_blocks[0].att.num_heads)]
+    rates = {lh: copy_rate(*lh) for lh in heads}
+    answer = min(rates, key=rates.get)
+    others = [rate for lh, rate in rates.items() if lh != answer]
+    assert copy_rate() > 0.9 and rates[answer] < 0.6 < min(others), (copy_rate(), rates)  # one head does it
+    assert accepted(ex.check_10_4(answer, model, tokenizer))
+    assert accepted(ex.check_10_4(list(answer), model, tokenizer))
+    other = max(rates, key=rates.get)  # a head the model copies fine without
+    assert rejected(ex.check_10_4(other, model, tokenizer), "does not need that head")
+    assert rejected(ex.check_10_4((len(model.trf_blocks), 0), model, tokenizer), "not a head of this model")
+    assert rejected(ex.check_10_4("3, 3", model, tokenizer), "pair of ints")
+    assert rejected(ex.check_10_4((3.0, 3.0), model, tokenizer), "pair of ints")
+    assert ex.check_10_4(None, model, tokenizer).status == ex.NOT_ATTEMPTED
+
+
 # ----------------------------------------------------------------------------- robustness (issues 17 and 21)
 
 

@@ -27,13 +27,18 @@ TAUGHT = {
     "08": ("params", ["parameter_breakdown"]),
     "09": ("generate", ["generate_text_simple"]),
     "10": ("train", ["StoryTokenizer", "encode_stories", "GPTDataset", "story_starts", "create_dataloader",
-                     "calc_loss_batch", "calc_loss_loader", "evaluate_model", "train_model_simple"]),
+                     "calc_loss_batch", "calc_loss_loader", "evaluate_model", "train_model_simple",
+                     "cosine_schedule", "save_checkpoint", "load_checkpoint"]),
     "11": ("sampling", ["top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token"]),
     "12": ("kv_cache", ["KVCache", "check_cache_ready", "cached_attention", "cached_block", "forward_with_cache"]),
     "13": ("pretrained", ["_owned", "_take", "_as_linear_weight", "convert_gpt2_state_dict",
                           "gpt2_tensors_from_model", "save_gpt2_checkpoint"]),
     "14": ("llama", ["RMSNorm", "rotate_half", "apply_rope", "RotaryEmbedding", "SwiGLUFeedForward",
                      "GroupedQueryAttention", "LlamaBlock", "LlamaModel"]),
+}
+# A notebook that teaches code of a second module as well.
+TAUGHT_MORE = {
+    "10": ("interpret", ["ablate_head"]),
 }
 
 PATHS = notebook_paths()
@@ -132,7 +137,8 @@ def test_has_a_figure(path):
     assert images or plots, f"{path.name} has neither a diagram nor a plot"
 
 
-@pytest.mark.parametrize("number,module,names", [(n, m, names) for n, (m, names) in sorted(TAUGHT.items())])
+@pytest.mark.parametrize("number,module,names", [(n, m, names) for table in (TAUGHT, TAUGHT_MORE)
+                                                    for n, (m, names) in sorted(table.items())])
 def test_taught_code_is_the_package_code(number, module, names):
     [path] = [p for p in PATHS if p.name.startswith(number)]
     defined = top_level_definitions(read(path))

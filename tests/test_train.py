@@ -139,3 +139,17 @@ def test_bad_loader_and_training_arguments(corpus):
         calc_loss_loader(empty, model, "cpu")
     with pytest.raises(TypeError, match="n_stories"):
         make_stories("many")
+
+
+def test_checking_a_loader_does_not_change_the_order_of_its_batches(corpus):
+    """train_model_simple checks its loaders; the check must not draw from the shuffle generator, or the
+    batches (and so the trained weights) would depend on how often the loss is evaluated."""
+    from gpt_from_scratch.checks import check_loader
+
+    _, _, ids = corpus
+    first = [x for x, _ in create_dataloader(ids, 2, 16, 16)]
+    loader = create_dataloader(ids, 2, 16, 16)
+    check_loader(loader, "train_loader")
+    assert all(torch.equal(a, b) for a, b in zip(first, [x for x, _ in loader]))
+    with pytest.raises(TypeError, match="runs out after one pass"):
+        check_loader(iter(loader), "train_loader")

@@ -33,6 +33,8 @@ from gpt_from_scratch.widgets import (  # noqa: E402
     layernorm_playground,
     model_size_explorer,
     plot_attention,
+    tick_positions,
+    token_label,
 )
 
 pytestmark = pytest.mark.filterwarnings("error")  # a warning would show up as stderr in a notebook
@@ -313,3 +315,27 @@ def test_the_partial_redraw_of_the_attention_explorer_is_the_full_drawing(model)
             figure.changing_artists = []
             full = _png(figure)
         assert partial == full, text
+
+
+def test_the_attention_explorer_always_labels_the_positions_asked_for(model):
+    """A long text gets every 2nd token labelled; positions in `labelled` are labelled (in bold) even when
+    they fall between, and no other label is placed closer than that step to them."""
+    assert tick_positions(12, 2) == list(range(0, 12, 2))
+    assert tick_positions(12, 2, [3, 7, 40]) == [0, 3, 5, 7, 9, 11]  # 40: past the text, ignored
+    tokens = [f" w{i}" for i in range(45)]  # long enough that only every 2nd token gets a label
+    weights = torch.tril(torch.ones(45, 45)) / torch.arange(1, 46).unsqueeze(1)
+    plain = plot_attention(weights, tokens, "t").axes[0]
+    assert [int(t) for t in plain.get_yticks()] == list(range(0, 45, 2)) and "every 2nd" in plain.get_xlabel()
+    ax = plot_attention(weights, tokens, "t", labelled=[3, 7]).axes[0]
+    ticks = [int(t) for t in ax.get_yticks()]
+    assert 3 in ticks and 7 in ticks
+    assert all(abs(t - k) >= 2 for t in ticks for k in (3, 7) if t not in (3, 7))
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        assert [label.get_text() for label in labels] == [token_label(tokens[t]) for t in ticks]
+        assert [t for t, label in zip(ticks, labels) if label.get_fontweight() == "bold"] == [3, 7]
+    assert "bold" in ax.get_xlabel()
+
+    explorer = attention_explorer(model, get_tokenizer(), text="one two three four", labelled=[2])
+    assert shown(explorer)[1]
+    with pytest.raises(TypeError, match="labelled must hold token positions"):
+        attention_explorer(model, get_tokenizer(), text="one two three four", labelled="2")
