@@ -588,10 +588,15 @@ def check_loader(loader, name):
         raise TypeError(f"{name} must be a DataLoader of (input, target) batches, got {type(loader).__name__}")
     if len(loader) == 0:
         raise ValueError(f"{name} is empty: it yields no batch (too few windows for batch_size with drop_last=True?)")
-    # A one-shot iterator is empty after one pass, so training would wait forever. (Not `iter(loader) is loader`:
-    # iter() on a DataLoader draws from its shuffle generator and would change the order of the batches.)
+    # A one-shot iterator is empty after one pass, so training would wait forever. A DataLoader is never
+    # asked for an iterator here: iter() on it draws from its shuffle generator and would change the batches.
     if isinstance(loader, collections.abc.Iterator):
         raise TypeError(f"{name} is an iterator that runs out after one pass; pass the DataLoader itself")
+    if not isinstance(loader, torch.utils.data.DataLoader):
+        first = iter(loader)
+        if first is iter(loader):
+            raise TypeError(f"{name} gives the same iterator on every pass, so it runs out after one; pass a "
+                            "DataLoader (or a list of batches)")
 
 
 def check_batch(input_batch, target_batch, model):
