@@ -627,7 +627,8 @@ def kv_cache_explorer(preset="Llama 3 8B"):
                 ("MQA: 1 key/value head", 1)]
         sizes = []
         for _, kv in rows:
-            cfg = {"vocab_size": 1, "context_length": context, "emb_dim": n_heads * head_dim, "n_heads": n_heads,
+            # Bytes per token do not depend on the context length (a short one keeps the config's mask small).
+            cfg = {"vocab_size": 1, "context_length": 1, "emb_dim": n_heads * head_dim, "n_heads": n_heads,
                    "n_kv_heads": kv, "n_layers": n_layers, "hidden_dim": 1, "head_dim": head_dim}
             sizes.append(kv_cache_bytes_per_token(cfg, bytes_per_value))
         fig = Figure(figsize=(FIGURE_WIDTH, 2.8), layout="constrained")

@@ -382,3 +382,6 @@ def test_kv_cache_explorer_follows_its_controls():
     text = explorer.output.outputs[0]["text"]
     assert "73,728 bytes per token" in text and "1x as much" in text  # 2 * 12 * 12 * 64 * 4: GPT-2 has no GQA
     assert len(repr(explorer)) <= 110
+    explorer.set(context=131072)  # past any causal-mask limit: a cache size needs no mask
+    text = explorer.output.outputs[0]["text"]
+    assert "73,728 bytes per token" in text and explorer.output.outputs[1]["output_type"] == "display_data"
