@@ -48,6 +48,14 @@ def check_positive_int(value, name):
     check_int(value, name, minimum=1)
 
 
+def check_positive_number(value, name):
+    """A real number (int or float, not a bool) that is finite and > 0: an eps, a rope_theta."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    if not 0 < value < float("inf"):  # also rejects NaN
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
 def check_bool(value, name):
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {_show(value)} ({type(value).__name__})")

@@ -39,6 +39,7 @@ from .checks import (
     check_context_length,
     check_features,
     check_positive_int,
+    check_positive_number,
     check_token_ids,
 )
 from .feedforward import GELU
@@ -54,13 +55,6 @@ _CHOICES = {"norm": ("rmsnorm", "layernorm"), "positions": ("rope", "learned"), 
 # What a config may leave out: the Llama choices.
 LLAMA_DEFAULTS = {"head_dim": None, "norm": "rmsnorm", "positions": "rope", "feed_forward": "swiglu",
                   "bias": False, "tie_embeddings": False, "rope_theta": 10_000.0, "norm_eps": 1e-5}
-
-
-def _check_positive_number(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
-    if not 0 < value < float("inf"):  # also rejects NaN
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
 
 
 def llama_config(cfg):
@@ -88,7 +82,7 @@ def llama_config(cfg):
     for key in ("bias", "tie_embeddings"):
         check_bool(cfg[key], f"config['{key}']")
     for key in ("rope_theta", "norm_eps"):
-        _check_positive_number(cfg[key], f"config['{key}']")
+        check_positive_number(cfg[key], f"config['{key}']")
     if cfg["head_dim"] is None:
         if cfg["emb_dim"] % cfg["n_heads"] != 0:
             raise ValueError(f"config['emb_dim'] ({cfg['emb_dim']}) must be divisible by config['n_heads'] "
@@ -120,7 +114,7 @@ class RMSNorm(nn.Module):
     def __init__(self, emb_dim, eps=1e-5):
         super().__init__()
         check_positive_int(emb_dim, "emb_dim")
-        _check_positive_number(eps, "eps")
+        check_positive_number(eps, "eps")
         self.eps = eps
         self.scale = nn.Parameter(torch.ones(emb_dim))
 
@@ -151,7 +145,7 @@ class RotaryEmbedding(nn.Module):
         check_positive_int(head_dim, "head_dim")
         if head_dim % 2 != 0:
             raise ValueError(f"head_dim must be even for RoPE, which rotates pairs of dimensions, got {head_dim}")
-        _check_positive_number(theta, "theta")
+        check_positive_number(theta, "theta")
         self.head_dim, self.theta = head_dim, theta
 
     def forward(self, positions):
