@@ -30,6 +30,9 @@ TRAINED_MODEL_SHA256 = "87c23dce02e1c866580b1153da3dc94abc8edcfb4cabd5a970b4124a
 # shows its greedy loop. Written by `python tools/train_story_model.py --early`.
 EARLY_MODEL_STEP = 100
 EARLY_MODEL_FILE = TRAINED_MODEL_FILE.with_name(f"story_gpt_step{EARLY_MODEL_STEP}.safetensors")
+# The entropy floor of the validation loss exactly as the shipped run measures it (windows that run on
+# into the next story), computed by `python tools/window_floor.py`; tests/test_window_floor.py recomputes it.
+WINDOW_FLOOR_FILE = TRAINED_MODEL_FILE.with_name("window_floor.json")
 
 
 def _check_path(path):
@@ -65,6 +68,13 @@ def trained_model_metadata(path=TRAINED_MODEL_FILE):
         raise ValueError(f"{path} lacks the metadata of a story model ('config', and 'tokenizer' with 'gpt2_ids'); "
                          "it was not written by tools/train_story_model.py")
     return meta
+
+
+def window_floor():
+    """The lowest validation loss any model could record in the shipped run (nats per token): a dict with
+    'all_batches' (the final loss's floor), 'history_batches' (the floor of the losses recorded during
+    training, which use the first 'n_history_batches' batches) and 'per_story' (whole stories)."""
+    return json.loads(WINDOW_FLOOR_FILE.read_text())
 
 
 def _verify_shipped(path):

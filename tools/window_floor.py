@@ -1,6 +1,6 @@
 """The entropy floor of the validation loss exactly as tools/train_story_model.py measures it.
 
-    python tools/window_floor.py            # about a minute
+    python tools/window_floor.py            # about a minute; writes gpt_from_scratch/data/window_floor.json
 
 The validation loss averages over windows of 256 targets, one window per story start. An ideal model
 scores -ln P(story) over a whole story, but a window (1) never predicts its first token, and (2) goes on
@@ -13,6 +13,7 @@ It checks itself: for whole stories (+ <|endoftext|>) the search must give exact
 SurprisalCounter records, and the probabilities of all first tokens must add up to 1.
 """
 
+import json
 import math
 import re
 import sys
@@ -157,11 +158,15 @@ def prefix_probability(tokenizer, target):
     return PrefixSearch(tokenizer, target).run()
 
 
-def main():
+FLOOR_FILE = ROOT / "gpt_from_scratch" / "data" / "window_floor.json"  # read by trained.window_floor()
+
+
+def validation_setup():
+    """The validation stories' token ids, story starts and exact surprisals, the tokenizer, and
+    P(first token) for every first token (checked to add up to 1)."""
     stories, nats = st.story_surprisals(CORPUS["n_stories"], seed=CORPUS["seed"])
     tokenizer = StoryTokenizer.from_texts(stories)
     val, val_nats = stories[-CORPUS["n_val_stories"]:], nats[-CORPUS["n_val_stories"]:]
-
     # Self-checks: whole stories against SurprisalCounter; the first tokens' probabilities add up to 1.
     for story, n in zip(val[:5], val_nats[:5]):
         p = prefix_probability(tokenizer, tokenizer.encode(story) + [tokenizer.eot_id])
@@ -169,14 +174,17 @@ def main():
     firsts = {tokenizer.encode(s)[0] for s in stories[:2000]}
     first_p = {t: prefix_probability(tokenizer, [t]) for t in firsts}
     assert math.isclose(sum(first_p.values()), 1.0, rel_tol=1e-12), first_p
-    print("first tokens:", {tokenizer.decode([t]): round(q, 4) for t, q in first_p.items()})
-
     ids = encode_stories(val, tokenizer)
-    starts = story_starts(ids, tokenizer.eot_id)
+    return ids, story_starts(ids, tokenizer.eot_id), val_nats, tokenizer, first_p
+
+
+def window_losses(ids, starts, val_nats, tokenizer, first_p, n_windows=None):
+    """An ideal model's loss on each validation window (the first `n_windows`, default all), and the
+    [nats, targets] spent in the window's own story and in the stories after it."""
     length = TRAINING["max_length"]
-    windows = [s for s in starts if s <= len(ids) - length - 1]  # as GPTDataset keeps them
+    windows = [s for s in starts if s <= len(ids) - length - 1][:n_windows]  # as GPTDataset keeps them
     story_at = {s: i for i, s in enumerate(starts[:-1])}
-    losses, own, after = [], [0.0, 0], [0.0, 0]  # [nats, targets]: the window's own story, what follows it
+    losses, own, after = [], [0.0, 0], [0.0, 0]
     for s in windows:
         end, nats_in, i, pos = s + length + 1, 0.0, story_at[s], s  # the window's tokens: ids[s:end]
         while pos < end:
@@ -194,19 +202,36 @@ def main():
             pos, i = story_end, i + 1
         losses.append(nats_in / length)
     assert own[1] + after[1] == length * len(windows)
-    batches = [losses[k:k + TRAINING["val_batch_size"]] for k in range(0, len(losses), TRAINING["val_batch_size"])]
-    windowed = sum(sum(b) / len(b) for b in batches) / len(batches)  # calc_loss_loader: mean of batch means
+    return losses, own, after
+
+
+def batch_mean(losses):
+    """What calc_loss_loader reports for these windows: the mean of the batch means."""
+    size = TRAINING["val_batch_size"]
+    batches = [losses[k:k + size] for k in range(0, len(losses), size)]
+    return sum(sum(b) / len(b) for b in batches) / len(batches), len(batches)
+
+
+def main():
+    ids, starts, val_nats, tokenizer, first_p = validation_setup()
+    print("first tokens:", {tokenizer.decode([t]): round(q, 4) for t, q in first_p.items()})
+    losses, own, after = window_losses(ids, starts, val_nats, tokenizer, first_p)
+    windowed, n_batches = batch_mean(losses)
+    history, _ = batch_mean(losses[:TRAINING["eval_iter"] * TRAINING["val_batch_size"]])
     per_story = math.fsum(val_nats) / len(ids)
-    print(f"{len(windows)} windows of {length} targets in {len(batches)} batches")
+    print(f"{len(losses)} windows of {TRAINING['max_length']} targets in {n_batches} batches")
     print(f"entropy floor per story (all tokens, one <|endoftext|> each): {per_story:.4f} nats/token")
     print(f"entropy floor of the windowed validation loss:                {windowed:.4f} nats/token")
-    first = batches[:TRAINING["eval_iter"]]  # what train_model_simple records at each evaluation
-    print(f"  over the first {len(first)} batches only (the training history's val_losses): "
-          f"{sum(sum(b) / len(b) for b in first) / len(first):.4f} nats/token")
+    print(f"  over the first {TRAINING['eval_iter']} batches only (the training history's val_losses): "
+          f"{history:.4f} nats/token")
     print(f"  in the window's own story (first token not predicted): {own[0] / own[1]:.4f} nats/token "
-          f"over {own[1] / len(windows):.1f} targets per window")
+          f"over {own[1] / len(losses):.1f} targets per window")
     print(f"  in the next story's beginning, after <|endoftext|>:    {after[0] / after[1]:.4f} nats/token "
-          f"over {after[1] / len(windows):.1f} targets per window")
+          f"over {after[1] / len(losses):.1f} targets per window")
+    record = {"per_story": round(per_story, 4), "all_batches": round(windowed, 4), "n_batches": n_batches,
+              "history_batches": round(history, 4), "n_history_batches": TRAINING["eval_iter"]}
+    FLOOR_FILE.write_text(json.dumps(record, indent=1) + "\n")
+    print("written to", FLOOR_FILE.relative_to(ROOT))
 
 
 if __name__ == "__main__":
