@@ -917,6 +917,9 @@ def check_09_3(answer):
     if not _is_exception_class(err, ValueError):
         return _off("A window larger than the model's 1024 positions is refused with a ValueError before any "
                     f"computation; you gave {err!r}.")
+    if not isinstance(err, ValueError) or "context_size" not in str(err):
+        return _off("Give the error itself, caught with `except Exception as err:` around the call with "
+                    "context_size=2048 (its message names the argument), not a ValueError of your own.")
     return _correct("The prompt comes back unchanged, and context_size=2048 is refused with a clear ValueError.")
 
 
@@ -1137,6 +1140,9 @@ def check_13_3(answer):
     if "h.0.mlp.c_fc.weight" not in str(answer):
         return _off("A ValueError, but about something else: the message should name h.0.mlp.c_fc.weight. Did "
                     "you transpose that tensor, and only that one?")
+    if "[128, 32]" not in str(answer) or "[32, 128]" not in str(answer):
+        return _off("Give the error that loading raised (caught with `except Exception as err:`): its message "
+                    "names the tensor and both shapes, the one in the file and the one expected.")
     return _correct("A ValueError naming the tensor and both shapes, before any model is built.")
 
 

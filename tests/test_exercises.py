@@ -421,6 +421,8 @@ def test_09_3():
         error = err
     assert accepted(ex.check_09_3((result, error)))
     assert rejected(ex.check_09_3((result, RuntimeError("x"))), "ValueError")
+    assert rejected(ex.check_09_3((result, ValueError)), "caught")  # the class typed in, not the error raised
+    assert rejected(ex.check_09_3((result, ValueError("x"))), "caught")
 
 
 # 11 ---------------------------------------------------------------------------------------------------
@@ -553,6 +555,7 @@ def test_13_3(tmp_path):
         answer = err
     assert accepted(ex.check_13_3(answer))
     assert rejected(ex.check_13_3(ValueError("config.json is missing")), "h.0.mlp.c_fc.weight")
+    assert rejected(ex.check_13_3(ValueError("h.0.mlp.c_fc.weight")), "both shapes")  # typed in, not raised
 
 
 # ----------------------------------------------------------------------------- notebook 10
