@@ -707,8 +707,13 @@ def read_torchrun_env(env):
     return rank, world_size, local_rank
 
 
-def check_backend(backend, cuda):
-    """The process group's backend: None picks NCCL for CUDA GPUs and gloo for the CPU; returns the name."""
+def check_backend(backend, device):
+    """The process group's backend for `device`: None picks NCCL for CUDA GPUs and gloo for the CPU."""
+    device = torch.device(device)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"data-parallel training runs on the CPU (gloo) or CUDA GPUs (NCCL), not on {device}; "
+                         "use device='cpu' or one process")
+    cuda = device.type == "cuda"
     if backend is None:
         return "nccl" if cuda and torch.distributed.is_nccl_available() else "gloo"
     if not isinstance(backend, str):
@@ -716,8 +721,8 @@ def check_backend(backend, cuda):
     if backend not in ("gloo", "nccl"):
         raise ValueError(f"unknown backend {backend!r}: use 'gloo' (CPU) or 'nccl' (CUDA GPUs), or None to choose")
     if backend == "nccl" and not (cuda and torch.distributed.is_nccl_available()):
-        raise ValueError("backend 'nccl' needs CUDA GPUs and a torch built with NCCL, and this machine has "
-                         "none; use backend='gloo' (or None, which chooses it)")
+        raise ValueError(f"backend 'nccl' needs CUDA GPUs and a torch built with NCCL, and this run is on "
+                         f"{device}{'' if cuda else ' (no GPU)'}; use backend='gloo' (or None, which chooses it)")
     return backend
 
 

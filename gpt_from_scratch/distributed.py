@@ -29,6 +29,7 @@ from .checks import (
     check_timeout,
     read_torchrun_env,
 )
+from .device import get_device
 
 
 @dataclass(frozen=True)
@@ -46,25 +47,26 @@ class Process:
         return self.rank == 0
 
 
-def setup_distributed(batch_size=None, backend=None, timeout_s=120.0):
+def setup_distributed(batch_size=None, device=None, backend=None, timeout_s=120.0):
     """Join the process group that torchrun describes in the environment, or run alone without one.
 
     batch_size, if given, is the global batch: one the processes cannot share equally is refused here, before
-    any process waits for the others. backend None picks NCCL when CUDA is present (each process on GPU number
-    LOCAL_RANK) and gloo on the CPU. Every collective (and the meeting itself) gives up after `timeout_s`
-    seconds with an error instead of hanging.
+    any process waits for the others. device None picks CUDA when present (each process on GPU number
+    LOCAL_RANK) and the CPU otherwise; backend None picks NCCL for GPUs and gloo for the CPU. Every collective
+    (and the meeting itself) gives up after `timeout_s` seconds with an error instead of hanging.
     """
     check_timeout(timeout_s)
     rank, world_size, local_rank = read_torchrun_env(os.environ)  # (0, 1, 0) when not launched by torchrun
     if batch_size is not None:
         check_positive_int(batch_size, "batch_size")
         check_share(batch_size, world_size, what=f"the global batch (batch_size={batch_size})")
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    device = get_device(device, allow_mps=False)  # None: CUDA if present, else the CPU
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)  # one GPU per process on this machine
     if world_size == 1:
         return Process(0, 1, 0, device, None)
-    backend = check_backend(backend, cuda)  # "nccl" or "gloo"
-    if cuda:
+    backend = check_backend(backend, device)  # "nccl" or "gloo"
+    if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend, rank=rank, world_size=world_size,
                             timeout=datetime.timedelta(seconds=timeout_s))

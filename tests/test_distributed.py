@@ -121,6 +121,9 @@ def test_one_process_needs_no_group(monkeypatch):
     model = torch.nn.Linear(2, 2)
     assert data_parallel(model, process) is model
     assert not torch.distributed.is_initialized()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' asked for, but CUDA is not available"):
+            setup_distributed(device="cuda")
 
 
 def test_a_batch_the_processes_cannot_share_is_refused():
@@ -180,16 +183,18 @@ def test_torchrun_environment_read():
 
 
 def test_backend_chosen_or_refused():
-    assert check_backend(None, cuda=False) == "gloo"
-    assert check_backend("gloo", cuda=False) == "gloo"
+    assert check_backend(None, "cpu") == "gloo"
+    assert check_backend("gloo", "cpu") == "gloo"
     if torch.distributed.is_nccl_available():
-        assert check_backend(None, cuda=True) == "nccl"
+        assert check_backend(None, "cuda:0") == "nccl"
     with pytest.raises(ValueError, match="unknown backend 'mpi'.*'gloo'"):
-        check_backend("mpi", cuda=False)
-    with pytest.raises(ValueError, match="'nccl' needs CUDA GPUs.*backend='gloo'"):
-        check_backend("nccl", cuda=False)
+        check_backend("mpi", "cpu")
+    with pytest.raises(ValueError, match="'nccl' needs CUDA GPUs.*on cpu.*backend='gloo'"):
+        check_backend("nccl", "cpu")
     with pytest.raises(TypeError, match="backend must be None, 'gloo' or 'nccl'"):
-        check_backend(1, cuda=False)
+        check_backend(1, "cpu")
+    with pytest.raises(ValueError, match="not on mps"):
+        check_backend(None, "mps")
     with pytest.raises(TypeError, match="process must be what setup_distributed"):
         data_parallel(torch.nn.Linear(2, 2), (0, 2))
     with pytest.raises(ValueError, match="rank must be <= 1"):
