@@ -160,6 +160,18 @@ def test_setup_refuses_before_waiting_for_anyone(monkeypatch):
     assert not torch.distributed.is_initialized()
 
 
+def test_the_training_script_refuses_a_world_size_that_does_not_divide_its_batch(tmp_path):
+    """3 processes cannot share the shipped recipe's 16 windows: each process says so at once, before the
+    corpus is built and before it waits for the others (here it is alone: a wait would run into the deadline)."""
+    script = [sys.executable, str(ROOT / "tools" / "train_story_model.py"), "--steps", "1", "--out", "x.safetensors"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "RANK": "0", "LOCAL_RANK": "0",
+           "WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    result = subprocess.run(script, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE_S)
+    assert result.returncode != 0
+    assert "ValueError: the global batch (batch_size=16) has 16 rows, which world_size=3 processes" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("env, message", [
     ({"RANK": "2", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}, "RANK=2 must be between 0 and 1"),
     ({"RANK": "one", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}, "RANK is 'one', not an integer.*torchrun"),
