@@ -84,7 +84,8 @@ class ShardedLoader:
 
     Every process iterates the same loader (same seed, same shuffle), so the N shares of a step are exactly
     the global batch one process would see. Since each process's loss is the mean over its share, the
-    average of the N gradients is the gradient of the mean over the whole batch.
+    average of the N gradients is the gradient of the mean over the whole batch. Each pass over a shuffled
+    loader draws from its generator, so every process must make the same passes (evaluations included).
     """
 
     def __init__(self, loader, rank, world_size):
