@@ -1,7 +1,7 @@
 """Time per training step of tools/train_story_model.py: threads, processes (torchrun, gloo) and bf16 on the CPU.
 
-    python benchmarks/ddp_benchmark.py                      # 6 variants x 3 rounds of 40 steps: about 15 minutes
-    python benchmarks/ddp_benchmark.py --rounds 5 --steps 50 --variants 1x1 2x1 1x1-bf16
+    python benchmarks/ddp_benchmark.py                      # 6 variants x 3 rounds of 40 steps
+    python benchmarks/ddp_benchmark.py --steps 30 --variants 1x1 2x1 1x2 1x1-bf16 2x1-bf16   # 31 min, loaded machine
 
 Every variant is the shipped training run (its config, batch and data) cut to --steps steps, started as its
 own command; the script prints its training loop's time ("ms per step", two short evaluations included), and
