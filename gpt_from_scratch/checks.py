@@ -671,6 +671,98 @@ def check_finite_loss(loss, step):
         )
 
 
+# ----------------------------------------------------------------------------- data-parallel training
+
+
+def _env_int(env, name, minimum, maximum=None):
+    """An integer environment variable set by torchrun, with a fix that says how to launch."""
+    text = env.get(name)
+    if text is None or not text.strip().lstrip("-").isdigit():
+        raise ValueError(f"the environment variable {name} is {text!r}, not an integer: launch the script with "
+                         "torchrun --nproc_per_node=N script.py, which sets RANK, WORLD_SIZE and LOCAL_RANK")
+    value = int(text)
+    if value < minimum or (maximum is not None and value > maximum):
+        limit = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"the environment variable {name}={value} must be {limit}; launch the script with "
+                         "torchrun --nproc_per_node=N script.py instead of setting it by hand")
+    return value
+
+
+def read_torchrun_env(env):
+    """(rank, world_size, local_rank) from torchrun's environment variables; (0, 1, 0) for a plain `python`."""
+    if not isinstance(env, collections.abc.Mapping):
+        raise TypeError(f"env must be a mapping such as os.environ, got {type(env).__name__}")
+    if "WORLD_SIZE" not in env and "RANK" not in env:
+        return 0, 1, 0
+    world_size = _env_int(env, "WORLD_SIZE", 1)
+    rank = _env_int(env, "RANK", 0, world_size - 1)
+    local_rank = _env_int(env, "LOCAL_RANK", 0, rank)
+    if world_size > 1:
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if not env.get(name):
+                raise ValueError(f"the environment variable {name} is not set, so the {world_size} processes "
+                                 "cannot meet; torchrun --standalone sets it (or set MASTER_ADDR=127.0.0.1 and a "
+                                 "free MASTER_PORT)")
+        _env_int(env, "MASTER_PORT", 1, 65535)
+    return rank, world_size, local_rank
+
+
+def check_backend(backend, device):
+    """The process group's backend for `device`: None picks NCCL for CUDA GPUs and gloo for the CPU."""
+    device = torch.device(device)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"data-parallel training runs on the CPU (gloo) or CUDA GPUs (NCCL), not on {device}; "
+                         "use device='cpu' or one process")
+    cuda = device.type == "cuda"
+    if backend is None:
+        return "nccl" if cuda and torch.distributed.is_nccl_available() else "gloo"
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be None, 'gloo' or 'nccl', got {_show(backend)} ({type(backend).__name__})")
+    if backend not in ("gloo", "nccl"):
+        raise ValueError(f"unknown backend {backend!r}: use 'gloo' (CPU) or 'nccl' (CUDA GPUs), or None to choose")
+    if backend == "nccl" and not (cuda and torch.distributed.is_nccl_available()):
+        raise ValueError(f"backend 'nccl' needs CUDA GPUs and a torch built with NCCL, and this run is on "
+                         f"{device}{'' if cuda else ' (no GPU)'}; use backend='gloo' (or None, which chooses it)")
+    return backend
+
+
+def check_timeout(timeout_s):
+    check_positive_number(timeout_s, "timeout_s")
+
+
+def check_world(rank, world_size):
+    check_positive_int(world_size, "world_size")
+    check_int(rank, "rank", minimum=0, maximum=world_size - 1)
+
+
+def check_share(n_rows, world_size, what="the global batch"):
+    """A batch of n_rows splits into world_size equal shares of at least one row each."""
+    if n_rows < world_size:
+        raise ValueError(f"{what} has {n_rows} rows, fewer than world_size={world_size} processes: each needs at "
+                         f"least one; use at most {n_rows} processes or a larger batch_size")
+    if n_rows % world_size:
+        raise ValueError(f"{what} has {n_rows} rows, which world_size={world_size} processes cannot share equally "
+                         f"({n_rows} % {world_size} = {n_rows % world_size}); make batch_size a multiple of "
+                         f"{world_size} (e.g. {n_rows - n_rows % world_size or world_size}) or change the number "
+                         "of processes")
+
+
+def check_shard_args(loader, rank, world_size):
+    """A loader of (input, target) batches whose batch_size world_size processes can share equally."""
+    check_loader(loader, "loader")
+    check_world(rank, world_size)
+    batch_size = getattr(loader, "batch_size", None)
+    if isinstance(batch_size, int):
+        check_share(batch_size, world_size, what=f"the loader's batch (batch_size={batch_size})")
+
+
+def check_process(process):
+    """A Process from setup_distributed()."""
+    if not all(hasattr(process, name) for name in ("rank", "world_size", "device", "backend")):
+        raise TypeError(f"process must be what setup_distributed() returns, got {type(process).__name__}")
+    check_world(process.rank, process.world_size)
+
+
 def check_write_stories_args(model, tokenizer, prompt, n_stories, max_new_tokens, temperature, top_k, top_p, seed):
     """The arguments of write_stories, checked before anything is allocated; returns the prompt's token ids."""
     check_gpt_model(model)
