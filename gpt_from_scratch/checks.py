@@ -179,7 +179,7 @@ def check_token_ids(idx, vocab_size, context_length=None, name="in_idx"):
 # ----------------------------------------------------------------------------- building blocks
 
 
-def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias):
+def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias, use_sdpa=False):
     """The arguments of MultiHeadAttention.__init__."""
     check_positive_int(d_in, "d_in")
     check_positive_int(d_out, "d_out")
@@ -187,6 +187,7 @@ def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bi
     check_rate(dropout, "dropout")
     check_positive_int(num_heads, "num_heads")
     check_bool(qkv_bias, "qkv_bias")
+    check_bool(use_sdpa, "use_sdpa")
     if d_out % num_heads != 0:
         raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads}) so every head gets the same width")
 
