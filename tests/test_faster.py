@@ -165,5 +165,11 @@ def test_cuda_without_a_gpu_and_counting_without_gradients_are_refused(model_and
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             autocast("cuda", torch.bfloat16)
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            fast_settings("cuda")
+    else:  # on a GPU: everything on, and bfloat16 only where the GPU has it
+        settings = fast_settings("cuda")
+        assert settings["compile"] and settings["adamw"] == "fused"
+        assert (settings["amp_dtype"] == torch.bfloat16) == torch.cuda.is_bf16_supported() != settings["grad_scaler"]
     with torch.no_grad(), pytest.raises(ValueError, match="gradients are switched off"):
         saved_activation_bytes(model, x, y)
