@@ -2,6 +2,7 @@
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .checks import check_attention_args, check_sequence
 
@@ -9,12 +10,13 @@ from .checks import check_attention_args, check_sequence
 class MultiHeadAttention(nn.Module):
     """Each token mixes in the value vectors of itself and earlier tokens, in `num_heads` parallel heads."""
 
-    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False, use_sdpa=False):
         super().__init__()
-        check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias)
+        check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias, use_sdpa)
         self.d_out = d_out
         self.num_heads = num_heads
         self.head_dim = d_out // num_heads
+        self.use_sdpa = use_sdpa  # forward through PyTorch's fused attention (notebook 15)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -45,9 +47,18 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x):
         check_sequence(x, self.W_query, self.mask.shape[0])
         b, num_tokens, _ = x.shape
-        attn_weights = self.dropout(self.attention_weights(x))  # (batch, n_heads, seq, seq)
-        values = self.split_heads(self.W_value(x))               # (batch, n_heads, seq, head_dim)
-        context = attn_weights @ values                          # (batch, n_heads, seq, head_dim)
+        if self.use_sdpa:  # the same result from one fused call; notebook 15 explains this branch
+            context = self.sdpa_context(x)
+        else:
+            attn_weights = self.dropout(self.attention_weights(x))  # (batch, n_heads, seq, seq)
+            values = self.split_heads(self.W_value(x))               # (batch, n_heads, seq, head_dim)
+            context = attn_weights @ values                          # (batch, n_heads, seq, head_dim)
         # Merge the heads back: (batch, seq, n_heads, head_dim) -> (batch, seq, d_out)
         context = context.transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
         return self.out_proj(context)
+
+    def sdpa_context(self, x):
+        """forward's context vectors from F.scaled_dot_product_attention, (batch, n_heads, seq, head_dim)."""
+        queries, keys, values = (self.split_heads(W(x)) for W in (self.W_query, self.W_key, self.W_value))
+        dropout_p = self.dropout.p if self.training else 0.0  # the same dropout as the taught path
+        return F.scaled_dot_product_attention(queries, keys, values, dropout_p=dropout_p, is_causal=True)

@@ -22,6 +22,7 @@ class TransformerBlock(nn.Module):
             dropout=cfg["drop_rate"],
             num_heads=cfg["n_heads"],
             qkv_bias=cfg["qkv_bias"],
+            use_sdpa=cfg.get("use_sdpa", False),  # optional key: the fused attention of notebook 15
         )
         self.ff = FeedForward(cfg)
         self.norm1 = LayerNorm(cfg["emb_dim"])

@@ -179,7 +179,7 @@ def check_token_ids(idx, vocab_size, context_length=None, name="in_idx"):
 # ----------------------------------------------------------------------------- building blocks
 
 
-def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias):
+def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bias, use_sdpa=False):
     """The arguments of MultiHeadAttention.__init__."""
     check_positive_int(d_in, "d_in")
     check_positive_int(d_out, "d_out")
@@ -187,6 +187,7 @@ def check_attention_args(d_in, d_out, context_length, dropout, num_heads, qkv_bi
     check_rate(dropout, "dropout")
     check_positive_int(num_heads, "num_heads")
     check_bool(qkv_bias, "qkv_bias")
+    check_bool(use_sdpa, "use_sdpa")
     if d_out % num_heads != 0:
         raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads}) so every head gets the same width")
 
@@ -791,3 +792,84 @@ def check_advance(cache, n_new):
     check_non_negative_int(n_new, "n_new")
     if cache.length + n_new > cache.capacity:
         raise ValueError(f"the cache holds {cache.length} of {cache.capacity} positions and cannot advance by {n_new}")
+
+
+# ----------------------------------------------------------------------------- training faster (notebook 15)
+
+
+def check_device(device, name="device"):
+    """A torch.device or a device string such as 'cpu' or 'cuda'; returns the torch.device."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"{name} {device!r} is not a device PyTorch knows ('cpu', 'cuda', 'mps', ...): {err}") from err
+    if not isinstance(device, torch.device):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got {type(device).__name__}")
+    return device
+
+
+def check_amp_args(device, amp_dtype):
+    """Mixed precision: None (float32), torch.bfloat16 or torch.float16, on a device that can compute in it."""
+    device = check_device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but PyTorch sees no CUDA GPU here; use gpt_from_scratch.get_device()")
+    if amp_dtype is None:
+        return device
+    if amp_dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"amp_dtype must be None (float32), torch.bfloat16 or torch.float16, got {_show(amp_dtype)}")
+    if device.type == "cuda" and amp_dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU cannot compute in bfloat16 (it needs an Ampere GPU or newer); use "
+                         "amp_dtype=torch.float16 with a torch.amp.GradScaler, or None")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise ValueError(f"mixed precision runs on 'cpu', 'cuda', 'mps' or 'xpu', not on {device.type!r}; "
+                         "use amp_dtype=None")
+    return device
+
+
+def check_micro_batches(batches, model):
+    """A non-empty list of (input, target) micro-batches for `model`, each checked as calc_loss_batch does."""
+    check_model(model)
+    if not isinstance(batches, (list, tuple)) or not batches:
+        raise TypeError(f"batches must be a non-empty list of (input_batch, target_batch) pairs, got "
+                        f"{_show(batches)}; for one batch write [(input_batch, target_batch)]")
+    for i, pair in enumerate(batches):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"batches[{i}] must be an (input_batch, target_batch) pair, got {_show(pair)}")
+        check_batch(pair[0], pair[1], model)
+
+
+def check_adamw_args(model, lr, weight_decay, implementation, implementations):
+    check_model(model)
+    check_number(lr, "lr", minimum=0)
+    check_number(weight_decay, "weight_decay", minimum=0)
+    if implementation not in implementations:
+        raise ValueError(f"implementation must be one of {', '.join(map(repr, implementations))}, "
+                         f"got {_show(implementation)}")
+    devices = {p.device.type for p in model.parameters()}
+    if implementation == "fused" and not devices <= {"cpu", "cuda", "mps", "xpu"}:
+        raise ValueError(f"the fused AdamW runs on CPU and GPU parameters, not on {', '.join(sorted(devices))}; "
+                         "use implementation='foreach'")
+
+
+def check_activation_args(model, input_batch, target_batch):
+    check_batch(input_batch, target_batch, model)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("no parameter of the model requires a gradient, so the forward pass saves nothing for a "
+                         "backward pass; call model.requires_grad_(True)")
+    if not torch.is_grad_enabled():
+        raise ValueError("gradients are switched off here (torch.no_grad or torch.set_grad_enabled(False)), so the "
+                         "forward pass saves nothing; count outside that block")
+
+
+def check_step_args(optimizer, scaler, max_grad_norm):
+    """training_step's optimizer, loss scaler (None or a torch.amp.GradScaler) and clipping norm."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer such as make_adamw(model, ...), got "
+                        f"{type(optimizer).__name__}")
+    if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
+        raise TypeError(f"scaler must be None or a torch.amp.GradScaler, got {type(scaler).__name__}")
+    if max_grad_norm is not None:
+        check_number(max_grad_norm, "max_grad_norm")
+        if max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 (or None for no clipping), got {max_grad_norm}")

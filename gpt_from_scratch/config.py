@@ -28,6 +28,8 @@ GPT2_CONFIGS = {
 
 _POSITIVE_INTS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
 CONFIG_KEYS = (*_POSITIVE_INTS, "drop_rate", "qkv_bias")
+# Keys a config may leave out: a model without them is the taught one.
+OPTIONAL_KEYS = ("use_sdpa",)  # True: attention through F.scaled_dot_product_attention (notebook 15)
 
 
 def validate_config(cfg, required=CONFIG_KEYS):
@@ -42,13 +44,14 @@ def validate_config(cfg, required=CONFIG_KEYS):
     missing = [key for key in required if key not in cfg]
     if missing:
         raise ValueError(f"config is missing key(s): {', '.join(missing)}")
-    unknown = [key for key in cfg if key not in CONFIG_KEYS]
+    known = (*CONFIG_KEYS, *OPTIONAL_KEYS)
+    unknown = [key for key in cfg if key not in known]
     if unknown:
         hints = []
         for key in unknown:
-            close = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
+            close = difflib.get_close_matches(str(key), known, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ValueError(f"config has unknown key(s) {', '.join(hints)}; the keys are {', '.join(CONFIG_KEYS)}")
+        raise ValueError(f"config has unknown key(s) {', '.join(hints)}; the keys are {', '.join(known)}")
     for key in _POSITIVE_INTS:
         if key in cfg:
             check_positive_int(cfg[key], f"config['{key}']")
@@ -63,5 +66,6 @@ def validate_config(cfg, required=CONFIG_KEYS):
         )
     if "drop_rate" in cfg:
         check_rate(cfg["drop_rate"], "config['drop_rate']", "drop_rate")
-    if "qkv_bias" in cfg:
-        check_bool(cfg["qkv_bias"], "config['qkv_bias']")
+    for key in ("qkv_bias", "use_sdpa"):
+        if key in cfg:
+            check_bool(cfg[key], f"config['{key}']")

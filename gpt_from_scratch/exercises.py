@@ -1393,6 +1393,81 @@ def check_14_3(answer):
     return _off(f"{answer:.4f} is not it; the angle is position x theta^(-2i / head_dim) with i = 1")
 
 
+# ----------------------------------------------------------------------------- notebook 15: training faster
+
+
+def check_15_1(answer):
+    """Exercise 15.1: the weight of a 2-window micro-batch's mean loss in a batch of 8 windows (2 + 3 + 3)."""
+    if answer is None:
+        return _not_attempted("compute the factor for the first micro-batch's mean loss and store the float")
+    got = _number(answer)
+    if got is None:
+        return _off(f"answer should be a number (a float), got {type(answer).__name__}")
+    sizes, tokens = (2, 3, 3), 256
+    expected = sizes[0] * tokens / (sum(sizes) * tokens)
+    if _close(got, expected, 1e-6):
+        return _correct(f"{got}: the micro-batch holds that share of the batch's tokens, so the weighted losses "
+                        "add up to the whole batch's mean loss")
+    if _close(got, 1 / len(sizes), 1e-3):
+        return _off("that weights the three micro-batches equally; with unequal sizes each counts by its tokens")
+    if _close(got, sizes[0], 1e-6) or _close(got, sizes[0] * tokens, 1e-6):
+        return _off("that is the micro-batch's size; the factor is its *share* of the whole batch, between 0 and 1")
+    if _close(got, sum(sizes) / sizes[0], 1e-6):
+        return _off("that is the inverse: the first micro-batch holds the smaller part of the batch")
+    return _off(f"{got} is not it; divide the micro-batch's tokens by the whole batch's tokens")
+
+
+def check_15_2(answer):
+    """Exercise 15.2: bytes saved for backward per additional 256-token window, story model with use_sdpa, float32."""
+    if answer is None:
+        return _not_attempted("compute the extra bytes one more window adds (a difference of two counts)")
+    got = _whole_number(answer)
+    if got is None:
+        return _off(f"answer should be a whole number of bytes (an int), got {answer!r}")
+    from .faster import saved_activation_bytes
+    from .model import GPTModel
+    from .trained import trained_model_metadata
+
+    cfg = {**trained_model_metadata()["config"], "use_sdpa": True}
+    with torch.random.fork_rng():  # the learner's random state stays as it was
+        torch.manual_seed(0)
+        model = GPTModel(cfg).train()
+        ids = torch.randint(0, cfg["vocab_size"], (2, cfg["context_length"]))
+    one, two = (saved_activation_bytes(model, ids[:n], ids[:n]) for n in (1, 2))
+    expected = two - one
+    if got == expected:
+        return _correct(f"{got:,} bytes ({got / 2**20:.1f} MiB) per window of 256 tokens; a batch of 16 keeps 16 "
+                        "times that, plus the fixed part")
+    if abs(got - one) < 2**16:  # the token ids' tensor counts whole, so the fixed part varies a little
+        return _off("that is the count for one window, which includes a fixed part; take the *difference* between "
+                    "two batch sizes")
+    if abs(got - two) < 2**16:
+        return _off("that is the count for two windows; the extra bytes of one window are a difference of two counts")
+    if abs(got - expected / 2**20) < 1 or abs(got - expected / 1e6) < 1:
+        return _off("that looks like MiB or MB; give the count in bytes, as saved_activation_bytes returns it")
+    return _off(f"{got:,} is not it; compute saved_activation_bytes for 2 windows and for 1 window of story_fused "
+                "(in training mode, float32) and subtract")
+
+
+def check_15_3(answer):
+    """Exercise 15.3: the spacing between 1.0 and the next bfloat16 number (a float)."""
+    if answer is None:
+        return _not_attempted("find the spacing after 1.0 in bfloat16 and store the float")
+    got = _number(answer)
+    if got is None:
+        return _off(f"answer should be a number (a float), got {type(answer).__name__}")
+    expected = torch.finfo(torch.bfloat16).eps
+    if _close(got, expected, 1e-9):
+        return _correct(f"{got}: 2**-7, from bfloat16's 7 mantissa bits; about 3 significant digits")
+    if _close(got, torch.finfo(torch.float16).eps, 1e-9):
+        return _off("that is float16's spacing (10 mantissa bits); bfloat16 has fewer mantissa bits")
+    if _close(got, torch.finfo(torch.float32).eps, 1e-12):
+        return _off("that is float32's spacing; bfloat16 keeps float32's exponent but only 7 of its 23 mantissa bits")
+    if _close(got, 2.0**-8, 1e-9):
+        return _off("close: count only the stored mantissa bits (7); the spacing after 1.0 is 2 to the minus that")
+    return _off(f"{got} is not it; torch.finfo(torch.bfloat16) knows the answer")
+
+
 # ----------------------------------------------------------------------------- every checker answers
 
 # Keep this block at the end of the module, after the last checker.

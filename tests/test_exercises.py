@@ -789,3 +789,41 @@ def test_14_3():
     assert rejected(ex.check_14_3(math.degrees(answer)), "degrees")
     assert rejected(ex.check_14_3(5 * 10_000 ** (-1 / 8)), "exponent")
     assert rejected(ex.check_14_3(5.0), "pair 0")
+
+
+# ---------- notebook 15 ----------
+
+def test_15_1():
+    assert accepted(ex.check_15_1(0.25))
+    assert accepted(ex.check_15_1(torch.tensor(2 * 256 / (8 * 256))))
+    assert rejected(ex.check_15_1(1 / 3), "equally")
+    assert rejected(ex.check_15_1(2), "share")
+    assert rejected(ex.check_15_1(4.0), "inverse")
+    assert rejected(ex.check_15_1("a quarter"), "number")
+    assert ex.check_15_1(None).status == ex.NOT_ATTEMPTED
+
+
+def test_15_2():
+    from gpt_from_scratch import GPTModel
+    from gpt_from_scratch.faster import saved_activation_bytes
+    from gpt_from_scratch.trained import trained_model_metadata
+
+    cfg = {**trained_model_metadata()["config"], "use_sdpa": True}
+    torch.manual_seed(5)  # other weights and windows than the checker's: the count depends on shapes only
+    model = GPTModel(cfg).train()
+    ids = torch.randint(0, cfg["vocab_size"], (3, cfg["context_length"]))
+    one, two, three = (saved_activation_bytes(model, ids[:n], ids[:n]) for n in (1, 2, 3))
+    assert accepted(ex.check_15_2(three - two))
+    assert rejected(ex.check_15_2(one), "fixed part")
+    assert rejected(ex.check_15_2(two), "difference")
+    assert rejected(ex.check_15_2((two - one) / 2**20), "whole number")  # MiB as a float
+    assert rejected(ex.check_15_2(round((two - one) / 2**20)), "MiB")
+    assert ex.check_15_2(None).status == ex.NOT_ATTEMPTED
+
+
+def test_15_3():
+    assert accepted(ex.check_15_3(2.0**-7))
+    assert accepted(ex.check_15_3(torch.finfo(torch.bfloat16).eps))
+    assert rejected(ex.check_15_3(2.0**-10), "float16")
+    assert rejected(ex.check_15_3(2.0**-23), "float32")
+    assert rejected(ex.check_15_3(2.0**-8), "7")

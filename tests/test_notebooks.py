@@ -35,6 +35,8 @@ TAUGHT = {
                           "gpt2_tensors_from_model", "save_gpt2_checkpoint"]),
     "14": ("llama", ["RMSNorm", "rotate_half", "apply_rope", "RotaryEmbedding", "SwiGLUFeedForward",
                      "GroupedQueryAttention", "LlamaBlock", "LlamaModel"]),
+    "15": ("faster", ["make_adamw", "autocast", "accumulate_gradients", "training_step", "saved_activation_bytes",
+                      "fast_settings"]),
 }
 # A notebook that teaches code of a second module as well.
 TAUGHT_MORE = {
