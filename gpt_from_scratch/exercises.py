@@ -1464,8 +1464,37 @@ def check_15_3(answer):
     if _close(got, torch.finfo(torch.float32).eps, 1e-12):
         return _off("that is float32's spacing; bfloat16 keeps float32's exponent but only 7 of its 23 mantissa bits")
     if _close(got, 2.0**-8, 1e-9):
-        return _off("close: count only the stored mantissa bits (7); the spacing after 1.0 is 2 to the minus that")
+        return _off("close, but one bit off: count only the mantissa bits bfloat16 stores")
     return _off(f"{got} is not it; torch.finfo(torch.bfloat16) knows the answer")
+
+
+def check_15_4(answer):
+    """Exercise 15.4: bytes one of 4 DDP processes sends per step in a ring all-reduce of the story model's float32 gradient."""
+    if answer is None:
+        return _not_attempted("count the gradient's bytes, apply the ring all-reduce's factor for 4 processes "
+                              "and store the whole number of bytes")
+    got = _whole_number(answer)
+    if got is None:
+        return _off(f"answer should be a whole number of bytes (an int), got {answer!r}")
+    from .trained import load_trained_gpt
+
+    model, _ = load_trained_gpt()
+    numbers = sum(p.numel() for p in model.parameters())
+    n, gradient_bytes = 4, 4 * numbers
+    expected = round(2 * (n - 1) / n * gradient_bytes)
+    if abs(got - expected) <= 1:
+        return _correct(f"{got:,} bytes: 1.5 gradients' worth per process and step, with 4 processes")
+    if got == gradient_bytes:
+        return _off("that is the gradient itself; a ring all-reduce sends each process's slices twice over "
+                    "(a reduce pass and a gather pass), times (N - 1)/N")
+    if got == 2 * gradient_bytes:
+        return _off("that is the limit for very many processes; with N = 4 the factor is 2 (N - 1)/N")
+    if got in (numbers, round(2 * (n - 1) / n * numbers)):
+        return _off("that counts numbers, not bytes: each float32 number takes 4 bytes")
+    if got == round(2 * (n - 1) / n * 2 * numbers):
+        return _off("that is a 16-bit gradient; the question asks for float32 (4 bytes per number)")
+    return _off(f"{got:,} is not it; count the parameters of load_trained_gpt()'s model, 4 bytes each, "
+                "then apply 2 (N - 1)/N")
 
 
 # ----------------------------------------------------------------------------- every checker answers

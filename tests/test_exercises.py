@@ -826,4 +826,26 @@ def test_15_3():
     assert accepted(ex.check_15_3(torch.finfo(torch.bfloat16).eps))
     assert rejected(ex.check_15_3(2.0**-10), "float16")
     assert rejected(ex.check_15_3(2.0**-23), "float32")
-    assert rejected(ex.check_15_3(2.0**-8), "7")
+    assert rejected(ex.check_15_3(2.0**-8), "one bit off")
+
+
+def test_15_4():
+    import math
+
+    from safetensors import safe_open
+
+    from gpt_from_scratch.trained import TRAINED_MODEL_FILE
+
+    with safe_open(TRAINED_MODEL_FILE, framework="pt") as f:  # the stored tensors, not the model's parameters
+        numbers = sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+    gradient = 4 * numbers
+    assert accepted(ex.check_15_4(gradient * 3 // 2))  # 2 (4 - 1)/4 = 1.5 gradients
+    assert rejected(ex.check_15_4(gradient), "gradient itself")
+    assert rejected(ex.check_15_4(2 * gradient), "N = 4")
+    assert rejected(ex.check_15_4(numbers * 3 // 2), "bytes")
+    assert rejected(ex.check_15_4(gradient * 3 // 4), "16-bit")
+    assert rejected(ex.check_15_4(gradient * 3 / 2 + 0.5), "whole number")
+    assert ex.check_15_4(None).status == ex.NOT_ATTEMPTED
+    for wrong in (gradient, 2 * gradient, 12345):  # no wrong answer is told the right one
+        assert f"{gradient * 3 // 2:,}" not in ex.check_15_4(wrong).message
+        assert str(gradient * 3 // 2) not in ex.check_15_4(wrong).message
