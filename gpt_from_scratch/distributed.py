@@ -113,7 +113,8 @@ def data_parallel(model, process):
     if process.world_size == 1:
         return model
     device_ids = [process.device.index] if process.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    # The model's only buffers are its constant causal masks: no need to re-send them before every forward pass.
+    return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
 
 
 # ----------------------------------------------------------------------------- the tiny demo (notebook 15)

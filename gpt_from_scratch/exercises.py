@@ -1458,7 +1458,7 @@ def check_15_3(answer):
         return _off(f"answer should be a number (a float), got {type(answer).__name__}")
     expected = torch.finfo(torch.bfloat16).eps
     if _close(got, expected, 1e-9):
-        return _correct(f"{got}: 2**-7, from bfloat16's 7 mantissa bits; about 3 significant digits")
+        return _correct(f"{got}: 2**-7, from bfloat16's 7 stored mantissa bits; 2 to 3 decimal digits")
     if _close(got, torch.finfo(torch.float16).eps, 1e-9):
         return _off("that is float16's spacing (10 mantissa bits); bfloat16 has fewer mantissa bits")
     if _close(got, torch.finfo(torch.float32).eps, 1e-12):

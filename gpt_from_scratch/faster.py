@@ -71,7 +71,7 @@ def training_step(model, optimizer, batches, device, amp_dtype=None, scaler=None
 
 def make_adamw(model, lr, weight_decay, implementation="for-loop"):
     """torch.optim.AdamW over the model's parameters, updating them one tensor at a time ("for-loop"),
-    all tensors in a few batched calls ("foreach"), or in one fused kernel per step ("fused")."""
+    all tensors in a few batched calls ("foreach"), or in a few fused operations per step ("fused")."""
     check_adamw_args(model, lr, weight_decay, implementation, ADAMW_IMPLEMENTATIONS)
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                              foreach=implementation == "foreach", fused=implementation == "fused" or None)
@@ -105,8 +105,8 @@ def fast_settings(device):
     """The speed-ups worth turning on for `device` (a dict for GPTModel's config, make_adamw and training_step).
 
     On a CUDA GPU all of them: fused attention, bfloat16 (float16 with a loss scaler where bfloat16 is
-    missing), the fused AdamW and torch.compile. On a CPU the ones measured to pay off in
-    benchmarks/speedups_benchmark.py (gpt_from_scratch/data/speedups.json).
+    missing), the fused AdamW and torch.compile. On a CPU the fused attention and bfloat16 (measured to pay off
+    in benchmarks/speedups_benchmark.py, gpt_from_scratch/data/speedups.json) and the fused AdamW (no slower).
     """
     device = check_amp_args(device, None)
     if device.type == "cuda":
