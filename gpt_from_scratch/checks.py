@@ -656,6 +656,11 @@ def check_training_args(model, train_loader, val_loader, optimizer, num_steps, e
     if on_eval is not None and not callable(on_eval):
         raise TypeError(f"on_eval must be None or a function (step, train_loss, val_loss), got {type(on_eval).__name__}")
     check_bool(progress, "progress")
+    check_max_grad_norm(max_grad_norm)
+
+
+def check_max_grad_norm(max_grad_norm):
+    """None (no clipping) or a number > 0: the largest gradient norm a training step lets through."""
     if max_grad_norm is not None:
         check_number(max_grad_norm, "max_grad_norm")
         if max_grad_norm <= 0:
@@ -797,23 +802,13 @@ def check_advance(cache, n_new):
 # ----------------------------------------------------------------------------- training faster (notebook 15)
 
 
-def check_device(device, name="device"):
-    """A torch.device or a device string such as 'cpu' or 'cuda'; returns the torch.device."""
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"{name} {device!r} is not a device PyTorch knows ('cpu', 'cuda', 'mps', ...): {err}") from err
-    if not isinstance(device, torch.device):
-        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got {type(device).__name__}")
-    return device
-
-
 def check_amp_args(device, amp_dtype):
     """Mixed precision: None (float32), torch.bfloat16 or torch.float16, on a device that can compute in it."""
-    device = check_device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but PyTorch sees no CUDA GPU here; use gpt_from_scratch.get_device()")
+    from .device import get_device
+
+    if device is None:  # get_device(None) would choose one; here the caller says where the step runs
+        raise TypeError("device must be a torch.device or a string such as 'cpu', got None")
+    device = get_device(device)  # an unknown name, or a GPU this machine lacks, is refused there
     if amp_dtype is None:
         return device
     if amp_dtype not in (torch.bfloat16, torch.float16):
@@ -821,9 +816,6 @@ def check_amp_args(device, amp_dtype):
     if device.type == "cuda" and amp_dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
         raise ValueError("this GPU cannot compute in bfloat16 (it needs an Ampere GPU or newer); use "
                          "amp_dtype=torch.float16 with a torch.amp.GradScaler, or None")
-    if device.type not in ("cpu", "cuda", "mps", "xpu"):
-        raise ValueError(f"mixed precision runs on 'cpu', 'cuda', 'mps' or 'xpu', not on {device.type!r}; "
-                         "use amp_dtype=None")
     return device
 
 
@@ -869,7 +861,4 @@ def check_step_args(optimizer, scaler, max_grad_norm):
                         f"{type(optimizer).__name__}")
     if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
         raise TypeError(f"scaler must be None or a torch.amp.GradScaler, got {type(scaler).__name__}")
-    if max_grad_norm is not None:
-        check_number(max_grad_norm, "max_grad_norm")
-        if max_grad_norm <= 0:
-            raise ValueError(f"max_grad_norm must be > 0 (or None for no clipping), got {max_grad_norm}")
+    check_max_grad_norm(max_grad_norm)

@@ -28,7 +28,8 @@ def get_device(name=None, allow_mps=True):
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {name!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available on this machine")
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available on this machine "
+                         "(PyTorch sees no CUDA GPU); use get_device() to choose what is there")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {name!r} asked for, but Apple MPS is not available on this machine")
     return device

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from gpt_from_scratch import GPTModel  # noqa: E402
 from gpt_from_scratch.distributed import (  # noqa: E402
     ShardedLoader, data_parallel, setup_distributed, teardown_distributed)
+from gpt_from_scratch.faster import autocast  # noqa: E402
 from gpt_from_scratch.stories import make_stories  # noqa: E402
 from gpt_from_scratch.train import (  # noqa: E402
     StoryTokenizer, calc_loss_loader, cosine_schedule, create_dataloader, encode_stories, story_starts,
@@ -70,12 +71,12 @@ class Autocast(torch.nn.Module):
     The matrix products run in bfloat16; the logits come back as float32, so the loss is computed in full
     precision (bfloat16 keeps float32's range, so no loss scaler is needed, unlike float16)."""
 
-    def __init__(self, model, device_type):
+    def __init__(self, model, device):
         super().__init__()
-        self.model, self.device_type = model, device_type
+        self.model, self.device = model, device
 
     def forward(self, in_idx):
-        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.training):
+        with autocast(self.device, torch.bfloat16 if self.training else None):  # evaluation: float32
             return self.model(in_idx).float()
 
 
@@ -139,7 +140,7 @@ def main():
     optimizer = torch.optim.AdamW(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
     scheduler = cosine_schedule(optimizer, training["steps"], training["warmup_steps"])
     trained = torch.compile(model) if args.compile else model
-    trained = data_parallel(Autocast(trained, device.type) if bf16 else trained, process)
+    trained = data_parallel(Autocast(trained, device) if bf16 else trained, process)
 
     def report(step, train_loss, val_loss):
         if not process.is_main:
