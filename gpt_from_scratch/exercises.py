@@ -657,19 +657,26 @@ def check_06_2(answer):
 
 
 def check_06_3(answer):
-    """answer = the largest absolute difference between the zeroed block's output and its input"""
+    """answer = the tiny TransformerBlock with the last layer of both branches zeroed"""
     if answer is None:
-        return _not_attempted("set `answer` to `(tiny(z) - z).abs().max()`")
-    got = _number(answer)
-    if got is None:
-        return _off("The answer should be one number: the largest absolute difference.")
-    if isinstance(answer, int):
-        return _off("Compute it rather than type it: `(tiny(z) - z).abs().max()` gives a tensor (or a float "
-                    "with `.item()`).")
-    if got == 0:
-        return _correct("Exactly 0: both branches output zeros, so the block computes x + 0 + 0.")
-    return _off("Not exactly zero yet. Zero the weight *and* the bias of both `att.out_proj` and `ff.layers[2]` "
-                "(inside `torch.no_grad()`), and use eval mode.")
+        return _not_attempted("set `answer = tiny`, your block with the two layers zeroed")
+    from .block import TransformerBlock
+
+    if not isinstance(answer, TransformerBlock):
+        return _off("The answer should be the block itself (`answer = tiny`): the checker runs it on inputs "
+                    "of its own.")
+    width = answer.att.out_proj.in_features
+    z = torch.rand(3, 4, width, generator=torch.Generator().manual_seed(0)) * 4 - 2  # 3 sequences of 4 tokens
+    was_training = answer.training
+    with torch.no_grad():
+        answer.eval()
+        gap = (answer(z) - z).abs().max().item()
+        answer.train(was_training)
+    if gap == 0:
+        return _correct("Exactly 0 on the checker's inputs too: both branches output zeros, so the block computes "
+                        "x + 0 + 0.")
+    return _off(f"On the checker's inputs the block changes its input by up to {gap:.3g}. Zero the weight *and* "
+                "the bias of both `att.out_proj` and `ff.layers[2]` (inside `torch.no_grad()`).")
 
 
 def _update_ratio(block, x):
