@@ -10,6 +10,7 @@ Each speed-up is an option, and each is shown to compute what the taught step of
 """
 
 import contextlib
+import platform
 
 import torch
 
@@ -118,5 +119,13 @@ def fast_settings(device):
 
 
 def cpu_has_bf16():
-    """True where the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX); elsewhere it is emulated, slowly."""
+    """True where the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX); elsewhere it is emulated, slowly.
+
+    On x86 we ask for those instructions themselves: oneDNN's own check (torch.ops.mkldnn._is_mkldnn_bf16_supported)
+    says yes on any AVX-512 CPU, where bfloat16 runs emulated and can be slower than float32. On ARM that check
+    asks for the CPU's bfloat16 extension.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"):
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

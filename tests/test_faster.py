@@ -8,6 +8,7 @@ from gpt_from_scratch.faster import (
     ADAMW_IMPLEMENTATIONS,
     accumulate_gradients,
     autocast,
+    cpu_has_bf16,
     fast_settings,
     make_adamw,
     saved_activation_bytes,
@@ -173,3 +174,36 @@ def test_cuda_without_a_gpu_and_counting_without_gradients_are_refused(model_and
         assert (settings["amp_dtype"] == torch.bfloat16) == torch.cuda.is_bf16_supported() != settings["grad_scaler"]
     with torch.no_grad(), pytest.raises(ValueError, match="gradients are switched off"):
         saved_activation_bytes(model, x, y)
+
+
+def _cpuinfo_flags():
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    lines = [line for line in text.splitlines() if line.startswith("flags")]
+    return set(lines[0].split(":", 1)[1].split()) if lines else None
+
+
+def test_cpu_has_bf16_agrees_with_the_kernels_list_of_instructions():
+    import platform
+
+    flags = _cpuinfo_flags()
+    if flags is None or platform.machine() != "x86_64":
+        pytest.skip("needs Linux on x86-64, where /proc/cpuinfo lists the CPU's instructions")
+    assert cpu_has_bf16() == bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def test_an_avx512_cpu_without_bf16_instructions_is_not_taken_for_one(monkeypatch):
+    # oneDNN's check says yes on every AVX-512 CPU (bfloat16 emulated there); ours must say no.
+    import gpt_from_scratch.faster as faster
+
+    monkeypatch.setattr(faster.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not faster.cpu_has_bf16()
+    assert fast_settings("cpu")["amp_dtype"] is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert faster.cpu_has_bf16()
+    assert fast_settings("cpu")["amp_dtype"] == torch.bfloat16
