@@ -818,6 +818,13 @@ def test_15_2():
     ids = torch.randint(0, cfg["vocab_size"], (3, cfg["context_length"]))
     one, two, three = (saved_activation_bytes(model, ids[:n], ids[:n]) for n in (1, 2, 3))
     assert accepted(ex.check_15_2(three - two))
+    # Fresh token ids for each batch size: the extra window's ids (2 x 256 int64) are counted too, and accepted
+    fresh = [torch.randint(0, cfg["vocab_size"], (n, cfg["context_length"])) for n in (1, 2)]
+    with_ids = saved_activation_bytes(model, fresh[1], fresh[1].clone()) - saved_activation_bytes(model, fresh[0],
+                                                                                                fresh[0].clone())
+    assert with_ids == three - two + 2 * 2048
+    assert accepted(ex.check_15_2(with_ids))
+    assert rejected(ex.check_15_2(three - two + 1), "is not it")  # a near miss is not told it counted one window
     assert rejected(ex.check_15_2(one), "fixed part")
     assert rejected(ex.check_15_2(two), "difference")
     assert rejected(ex.check_15_2((two - one) / 2**20), "whole number")  # MiB as a float
@@ -826,11 +833,16 @@ def test_15_2():
 
 
 def test_15_3():
-    assert accepted(ex.check_15_3(2.0**-7))
-    assert accepted(ex.check_15_3(torch.finfo(torch.bfloat16).eps))
-    assert rejected(ex.check_15_3(2.0**-10), "float16")
-    assert rejected(ex.check_15_3(2.0**-23), "float32")
-    assert rejected(ex.check_15_3(2.0**-8), "one bit off")
+    # bfloat16 by its definition: 8 significant bits, so the numbers in [0.5, 1) lie 2**-8 apart and 1 - 0.001
+    # (0.001 < 2**-9, half that spacing) rounds back to 1 every time; float32 keeps each step.
+    assert accepted(ex.check_15_3((1.0, 1.0 - 10 * 0.001)))
+    assert accepted(ex.check_15_3((torch.tensor(1.0, dtype=torch.bfloat16), torch.tensor(0.99))))
+    assert rejected(ex.check_15_3((0.99, 0.99)), "exact arithmetic")
+    assert rejected(ex.check_15_3((float(torch.tensor(0.99, dtype=torch.bfloat16)), 0.99)), "one at a time")
+    assert rejected(ex.check_15_3((1.0, 1.0)), "float32 weight is off")
+    assert rejected(ex.check_15_3(1.0), "pair")
+    for feedback in (ex.check_15_3((0.99, 0.99)), ex.check_15_3((0.5, 0.99))):
+        assert "1.0" not in feedback.message.replace("torch.tensor(1.0", "")  # the bfloat16 result is never given
 
 
 def test_15_4():
