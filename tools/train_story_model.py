@@ -1,6 +1,6 @@
 """Train the story GPT that ships in the package (gpt_from_scratch/data/story_gpt.safetensors).
 
-    python tools/train_story_model.py              # the shipped model (about 20 minutes on 2 CPU cores)
+    python tools/train_story_model.py              # the shipped model (20 to 40 minutes on 2 CPU cores)
     python tools/train_story_model.py --steps 50 --out /tmp/trial.safetensors   # a quick trial
     python tools/train_story_model.py --early      # the same run stopped after 100 steps (a few minutes)
 
