@@ -72,7 +72,7 @@ def training_step(model, optimizer, batches, device, amp_dtype=None, scaler=None
 
 def make_adamw(model, lr, weight_decay, implementation="for-loop"):
     """torch.optim.AdamW over the model's parameters, updating them one tensor at a time ("for-loop"),
-    all tensors in a few batched calls ("foreach"), or in a few fused operations per step ("fused")."""
+    all tensors in a few batched calls ("foreach"), or each tensor's whole update in one fused pass ("fused")."""
     check_adamw_args(model, lr, weight_decay, implementation, ADAMW_IMPLEMENTATIONS)
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                              foreach=implementation == "foreach", fused=implementation == "fused" or None)
