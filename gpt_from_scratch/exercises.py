@@ -668,10 +668,14 @@ def check_06_3(answer):
     width = answer.att.out_proj.in_features
     z = torch.rand(3, 4, width, generator=torch.Generator().manual_seed(0)) * 4 - 2  # 3 sequences of 4 tokens
     was_training = answer.training
-    with torch.no_grad():
-        answer.eval()
-        gap = (answer(z) - z).abs().max().item()
-        answer.train(was_training)
+    try:
+        with torch.no_grad():
+            gap = (answer.eval()(z) - z).abs().max().item()
+    except Exception as err:  # e.g. a layer replaced by one of another shape
+        return _off(f"Running your block on 3 sequences of 4 tokens failed ({type(err).__name__}: {err}). Zero the "
+                    "existing layers' weights and biases in place (`.zero_()`) instead of replacing the layers.")
+    finally:
+        answer.train(was_training)  # the learner's block keeps its mode
     if gap == 0:
         return _correct("Exactly 0 on the checker's inputs too: both branches output zeros, so the block computes "
                         "x + 0 + 0.")

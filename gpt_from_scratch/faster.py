@@ -125,7 +125,7 @@ def cpu_has_bf16():
     says yes on any AVX-512 CPU, where bfloat16 runs emulated and can be slower than float32. On ARM that check
     asks for the CPU's bfloat16 extension.
     """
-    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"):
+    if platform.machine().lower() in ("x86_64", "amd64"):
         checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -303,6 +303,9 @@ def test_06_3():
     # The checker recomputes: the difference the learner prints is not what it checks
     assert rejected(ex.check_06_3(torch.tensor(0.0)), "block itself")
     assert rejected(ex.check_06_3(0.0), "block itself")
+    tiny.ff.layers[2] = torch.nn.Linear(3, 8)  # replaced by a layer of the wrong shape: feedback, not a traceback
+    assert rejected(ex.check_06_3(tiny), "failed")
+    assert tiny.training  # the mode is restored even when the block fails
 
 
 def test_06_4():
